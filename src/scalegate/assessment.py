@@ -1,0 +1,171 @@
+"""One assessment, end to end: plan -> evidence -> scorecard -> decision, written as it goes.
+
+This is the thin shell around the pure core: it calls models (through the runner) and writes
+files. Evidence is written per eval as soon as it exists, so a crash loses at most the eval
+in flight, and the final `assessment.json` carries every input needed to recompute the
+decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from scalegate import __version__
+from scalegate.errors import InputError
+from scalegate.evals.evidence import EvalEvidence
+from scalegate.evals.runner import ModelTarget, build_task, run_eval
+from scalegate.gates import Decision, decide
+from scalegate.plan import Checkpoint, Plan
+from scalegate.policy.loader import LoadedPolicy
+from scalegate.scoring import Scorecard, build_scorecard
+
+ASSESSMENT_SCHEMA = "scalegate.assessment/1"
+
+
+class PolicyRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    version: str
+    sha256: str
+    source: str
+
+
+class ModelRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    reference: str
+    inspect_model: str
+    model_args: dict[str, Any] = Field(default_factory=dict)
+    weights_sha256: str | None = None
+
+
+class Assessment(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+    schema_: str = Field(ASSESSMENT_SCHEMA, alias="schema")
+    scalegate_version: str
+    started_at: str
+    completed_at: str
+    policy: PolicyRef
+    model: ModelRef
+    checkpoint: Checkpoint
+    sample_limit: int | None = None
+    protections_in_place: list[str]
+    evidence: dict[str, EvalEvidence]
+    scorecard: Scorecard
+    decision: Decision
+    output_dir: str | None = None
+
+
+class Progress(Protocol):
+    """What the shell reports while it works; the CLI draws it, tests may ignore it."""
+
+    def eval_started(self, eval_id: str, total: int | None) -> None: ...
+    def sample_done(self) -> None: ...
+    def eval_finished(self, evidence: EvalEvidence) -> None: ...
+
+
+class _Silent:
+    def eval_started(self, eval_id: str, total: int | None) -> None:
+        pass
+
+    def sample_done(self) -> None:
+        pass
+
+    def eval_finished(self, evidence: EvalEvidence) -> None:
+        pass
+
+
+def run_assessment(
+    loaded: LoadedPolicy,
+    plan: Plan,
+    target: ModelTarget,
+    out_dir: Path,
+    protections_in_place: set[str] | None = None,
+    progress: Progress | None = None,
+) -> Assessment:
+    policy = loaded.policy
+    protections = set(protections_in_place or ())
+    unknown = sorted(protections - set(policy.protections))
+    if unknown:
+        raise InputError(
+            f"--protection: {unknown} not declared in the policy "
+            f"(declared: {sorted(policy.protections) or 'none'})"
+        )
+    sink: Progress = progress or _Silent()
+    started = _now()
+    # Build every task first: bad task arguments are input errors, found before any model call.
+    tasks = {p.eval_id: build_task(p.spec, plan.sample_limit) for p in plan.evals}
+    evidence_dir = out_dir / "evidence"
+    evidence_dir.mkdir(parents=True, exist_ok=True)
+    evidence: dict[str, EvalEvidence] = {}
+    for planned in plan.evals:
+        task = tasks[planned.eval_id]
+        total = len(task.dataset) if hasattr(task, "dataset") else None
+        sink.eval_started(planned.eval_id, total)
+        ev = run_eval(
+            planned.eval_id,
+            planned.spec,
+            target,
+            log_dir=out_dir / "logs",
+            rules=policy.evidence,
+            statistics=policy.statistics,
+            task=task,
+            sample_limit=plan.sample_limit,
+            on_sample=sink.sample_done,
+        )
+        evidence[planned.eval_id] = ev
+        _write_json(evidence_dir / f"{planned.eval_id}.json", ev.model_dump(mode="json"))
+        sink.eval_finished(ev)
+    scorecard = build_scorecard(policy, evidence)
+    decision = decide(policy, scorecard, protections)
+    result = Assessment(
+        scalegate_version=__version__,
+        started_at=started,
+        completed_at=_now(),
+        policy=PolicyRef(
+            name=policy.policy.name,
+            version=policy.policy.version,
+            sha256=loaded.sha256,
+            source=loaded.source,
+        ),
+        model=ModelRef(
+            reference=target.reference,
+            inspect_model=target.inspect_model,
+            model_args=target.model_args,
+            weights_sha256=target.weights_sha256,
+        ),
+        checkpoint=plan.checkpoint,
+        sample_limit=plan.sample_limit,
+        protections_in_place=sorted(protections),
+        evidence=evidence,
+        scorecard=scorecard,
+        decision=decision,
+        output_dir=str(out_dir),
+    )
+    _write_json(out_dir / "assessment.json", result.model_dump(mode="json"))
+    (out_dir / "policy.yaml").write_text(loaded.text, encoding="utf-8")
+    return result
+
+
+def recompute(loaded: LoadedPolicy, assessment: Assessment) -> tuple[Scorecard, Decision]:
+    """The decision from recorded inputs alone: what an auditor runs to check a record."""
+    scorecard = build_scorecard(loaded.policy, assessment.evidence)
+    return scorecard, decide(loaded.policy, scorecard, set(assessment.protections_in_place))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,255 @@
+"""The `scalegate` command line.
+
+Exit codes (documented in the README): 0 the command completed; 3 an action named with
+`--require` is not allowed; 2 bad input (policy, flags, model reference); 1 internal error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from scalegate.errors import InputError, ScalegateError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_REQUIRE = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="scalegate",
+    help=(
+        "Executable, auditable responsible scaling policies.\n\n"
+        "Evaluate a model with the evals a policy names (through UK AISI's Inspect), read the "
+        "results as confidence intervals against the policy's thresholds, and decide which "
+        "actions (continue_training, internal_deployment, external_deployment, open_weights) "
+        "are allowed. Missing, errored or unreadable evidence never allows an action."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+policy_app = typer.Typer(help="Validate and inspect policy files.", no_args_is_help=True)
+assets_app = typer.Typer(help="Pinned offline assets (model and data wheels).", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(assets_app, name="assets")
+
+err = Console(stderr=True)
+
+
+class _Bar:
+    """Rich progress for an assessment: one bar per eval, counting samples."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def eval_started(self, eval_id: str, total: int | None) -> None:
+        self.task = self.progress.add_task(eval_id, total=total)
+
+    def sample_done(self) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task)
+
+    def eval_finished(self, evidence: Any) -> None:
+        style = "green" if evidence.usable else "red"
+        self.progress.update(self.task, description=f"{evidence.eval_id} [{style}]{evidence.status.value}[/]")
+
+
+def _parse_model_args(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--model-arg '{pair}': expected KEY=VALUE, e.g. dtype=bfloat16")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+@app.command()
+def assess(
+    policy: Annotated[
+        str, typer.Option("--policy", "-p", help="Policy YAML file, or a preset name.")
+    ] = "reference",
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Inspect model string: hf/<local dir or hub id>, openai/<model>, vllm/<model>, "
+            "... The default is the bundled SmolLM2-135M-Instruct (offline).",
+        ),
+    ] = "bundled/smollm2-135m-instruct",
+    model_arg: Annotated[
+        list[str],
+        typer.Option("--model-arg", "-M", help="Provider argument KEY=VALUE (repeatable)."),
+    ] = [],  # noqa: B006 - typer reads the default
+    effective_compute: Annotated[
+        float | None,
+        typer.Option(help="Effective training compute of this checkpoint, in FLOP (e.g. 3e24)."),
+    ] = None,
+    protection: Annotated[
+        list[str],
+        typer.Option("--protection", help="A protection from the policy that is in place (repeatable)."),
+    ] = [],  # noqa: B006
+    eval_ids: Annotated[
+        list[str],
+        typer.Option("--eval", help="Run only this eval (repeatable); the rest count as missing."),
+    ] = [],  # noqa: B006
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            help="At most N samples per eval (smoke runs; recorded in the assessment). Below the "
+            "policy's min_samples the evidence is `insufficient` and fails closed.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (default: scalegate-results/<time>)."),
+    ] = None,
+    require: Annotated[
+        list[str],
+        typer.Option("--require", help="Exit 3 unless this action is allowed (repeatable)."),
+    ] = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json", help="Print the assessment JSON on stdout.")] = False,
+) -> None:
+    """Run the policy's evals on a model, score them, and decide what may be done.
+
+    With no options: the bundled reference policy on the bundled SmolLM2-135M-Instruct with
+    the bundled benign knowledge proxies, fully offline (assets are fetched and verified by
+    sha256 on first use).
+    """
+    from scalegate.assessment import run_assessment
+    from scalegate.evals.model_ref import target_for
+    from scalegate.plan import Checkpoint, make_plan
+    from scalegate.policy import load_policy
+    from scalegate.report import terminal
+
+    loaded = load_policy(policy)
+    unknown_actions = [a for a in require if a not in loaded.policy.actions]
+    if unknown_actions:
+        raise InputError(
+            f"--require: unknown action(s) {unknown_actions}; the policy gates {loaded.policy.actions}"
+        )
+    checkpoint = Checkpoint(model=model, effective_compute=effective_compute)
+    plan = make_plan(loaded.policy, checkpoint, eval_ids or None, limit)
+    out_dir = out or Path("scalegate-results") / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    err.print(
+        f"[dim]policy[/] {loaded.policy.policy.name} v{loaded.policy.policy.version}  "
+        f"[dim]model[/] {model}  [dim]out[/] {out_dir}"
+    )
+    with err.status("Preparing model (first use fetches and verifies pinned assets)..."):
+        target = target_for(model, _parse_model_args(model_arg))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        result = run_assessment(loaded, plan, target, out_dir, set(protection), _Bar(bar))
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        terminal.render(result, Console())
+    refused = [a for a in require if not result.decision.allowed(a)]
+    if refused:
+        err.print(f"[bold red]--require: not allowed: {', '.join(refused)}[/]")
+        raise typer.Exit(EXIT_REQUIRE)
+
+
+@policy_app.command("validate")
+def policy_validate(
+    files: Annotated[list[str], typer.Argument(help="Policy YAML files or preset names.")],
+) -> None:
+    """Check policy files; print every problem with its line and field. Exit 2 if any."""
+    from scalegate.errors import PolicyError
+    from scalegate.policy import load_policy
+
+    failed = False
+    for f in files:
+        try:
+            lp = load_policy(f)
+        except PolicyError as exc:
+            failed = True
+            err.print(f"[bold red]{exc.source}[/]: invalid policy")
+            for p in exc.problems:
+                err.print(f"  {p}")
+            continue
+        pol = lp.policy
+        thresholds = sum(len(d.thresholds) for d in pol.domains.values())
+        Console().print(
+            f"[green]ok[/] {lp.source}: {pol.policy.name} v{pol.policy.version} - "
+            f"{len(pol.levels)} levels, {len(pol.evals)} evals, {len(pol.domains)} domains, "
+            f"{thresholds} thresholds, {len(pol.responses)} responses (sha256 {lp.sha256[:12]})"
+        )
+    if failed:
+        raise typer.Exit(EXIT_INPUT)
+
+
+@policy_app.command("show")
+def policy_show(
+    name: Annotated[str, typer.Argument(help="Preset name or policy file.")] = "reference",
+) -> None:
+    """Print a policy's YAML (e.g. to start your own from the reference policy)."""
+    from scalegate.policy import load_policy
+
+    sys.stdout.write(load_policy(name).text)
+
+
+@policy_app.command("schema")
+def policy_schema() -> None:
+    """Print the policy JSON Schema (for editor autocompletion)."""
+    from scalegate.policy.schema import Policy
+
+    sys.stdout.write(json.dumps(Policy.model_json_schema(by_alias=True), indent=2) + "\n")
+
+
+@assets_app.command("fetch")
+def assets_fetch() -> None:
+    """Fetch, verify and unpack every pinned asset now (otherwise done on first use)."""
+    from scalegate.evals import assets
+
+    for asset in assets.ASSETS.values():
+        path = assets.wheel_path(asset)
+        err.print(f"[green]verified[/] {asset.filename}  sha256 {asset.sha256[:12]}  {path}")
+    err.print(f"MMLU: {assets.mmlu_path()}")
+    with err.status("Converting SmolLM2-135M-Instruct (GGUF -> transformers folder)..."):
+        err.print(f"SmolLM2: {assets.smollm2_dir()}")
+
+
+def main() -> None:
+    try:
+        rc = app(standalone_mode=False)
+    except ScalegateError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(EXIT_INPUT)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        err.print_exception()
+        err.print("[bold red]internal error[/] (exit 1): please report it with the trace above")
+        sys.exit(EXIT_INTERNAL)
+    # without standalone mode, click returns the code of a typer.Exit instead of raising
+    sys.exit(rc if isinstance(rc, int) else EXIT_OK)

@@ -1,0 +1,1 @@
+"""Evaluation: evidence records, statistics, bundled proxy tasks, and the Inspect runner."""

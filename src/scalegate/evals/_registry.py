@@ -1,0 +1,5 @@
+"""Inspect entry point: makes `scalegate/<task>` resolvable by `inspect eval` and `eval()`."""
+
+from scalegate.evals.proxy_tasks import mmlu_proxy
+
+__all__ = ["mmlu_proxy"]

@@ -1,0 +1,63 @@
+"""scalegate's own versioned evidence record.
+
+Inspect's log format is not a frozen public spec, so the fields a decision needs are copied
+out of the EvalLog (through Inspect's Python API) into this record. The Inspect log stays
+next to it for `inspect view` and for audit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from scalegate.evals.stats import Estimate
+from scalegate.policy.schema import EvidenceStatus
+
+EVIDENCE_SCHEMA = "scalegate.evidence/1"
+
+
+class Provenance(BaseModel):
+    """What it takes to say 'same model, same data, same prompts, same code'."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    model_args: dict[str, Any] = Field(default_factory=dict)
+    weights_sha256: str | None = None
+    task: str
+    task_args: dict[str, Any] = Field(default_factory=dict)
+    task_version: str | int | None = None
+    dataset_sha256: str | None = None
+    prompts_sha256: str | None = None
+    prompt_format: str | None = None
+    sample_ids_sha256: str | None = None
+    seed: int | None = None
+    packages: dict[str, str] = Field(default_factory=dict)
+    inspect_run_id: str | None = None
+    inspect_eval_id: str | None = None
+
+
+class EvalEvidence(BaseModel):
+    """One eval's result for one checkpoint, with the reason it can or cannot be used."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+    schema_: str = Field(EVIDENCE_SCHEMA, alias="schema")
+    eval_id: str
+    status: EvidenceStatus
+    message: str | None = None
+    metrics: dict[str, Estimate] = Field(default_factory=dict)
+    n_planned: int | None = None
+    n_scored: int = 0
+    n_errors: int = 0
+    n_unparsed: int = 0
+    scoring_methods: dict[str, int] = Field(default_factory=dict)
+    log_path: str | None = None
+    provenance: Provenance | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.status is EvidenceStatus.ok

@@ -1,0 +1,85 @@
+"""Resolve what the user named as a model into an Inspect model string and an identity.
+
+Evidence is only as good as the claim "this result belongs to this checkpoint", so local
+weights are hashed (and the hash cached by path, size and mtime, since checkpoints are
+large and re-assessed often).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from scalegate.errors import InputError
+from scalegate.evals.assets import (
+    DEFAULT_MODEL,
+    DEFAULT_MODEL_ARGS,
+    data_dir,
+    resolve_model,
+    sha256_file,
+)
+from scalegate.evals.runner import ModelTarget
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+
+
+def target_for(model: str, model_args: dict[str, Any] | None = None) -> ModelTarget:
+    if "/" not in model:
+        raise InputError(
+            f"model '{model}' is not an Inspect model string: use provider/name, e.g. "
+            f"hf/path/to/checkpoint, openai/gpt-4o-mini, vllm/org/model, or {DEFAULT_MODEL}"
+        )
+    inspect_model = resolve_model(model)
+    args = dict(model_args or {})
+    if model == DEFAULT_MODEL:
+        args = {**DEFAULT_MODEL_ARGS, **args}
+    weights = None
+    if inspect_model.startswith("hf/"):
+        args.setdefault("do_sample", False)  # Inspect's hf provider samples by default
+        _quiet_transformers()
+        local = Path(inspect_model.removeprefix("hf/"))
+        if local.exists():
+            if not local.is_dir():
+                raise InputError(f"{local}: an hf/ model path must be a transformers folder")
+            weights = weights_sha256(local)
+    return ModelTarget(reference=model, inspect_model=inspect_model, model_args=args, weights_sha256=weights)
+
+
+def weights_sha256(folder: Path) -> str | None:
+    """One digest over every weight file of a folder (names and contents, sorted)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    if not files:
+        return None
+    cache_path = data_dir() / "weights-hash-cache.json"
+    try:
+        cache = json.loads(cache_path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    import hashlib
+
+    h = hashlib.sha256()
+    dirty = False
+    for f in files:
+        st = f.stat()
+        key = f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+        digest = cache.get(key)
+        if digest is None:
+            digest = sha256_file(f)
+            cache[key] = digest
+            dirty = True
+        h.update(f"{f.relative_to(folder)}\0{digest}\n".encode())
+    if dirty:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache, indent=0))
+        os.replace(tmp, cache_path)
+    return h.hexdigest()
+
+
+def _quiet_transformers() -> None:
+    """transformers' own progress bars would tear through scalegate's."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]

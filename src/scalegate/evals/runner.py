@@ -1,0 +1,283 @@
+"""Run a policy's eval through Inspect and turn its log into fail-closed evidence.
+
+Inspect's defaults suit exploration: a run can end `success` with errored samples, and model
+calls retry forever. scalegate bounds retries, counts every errored, missing and unreadable
+sample, and grades the result with an EvidenceStatus that a gate can trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import io
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from scalegate.errors import InputError
+from scalegate.evals.evidence import EvalEvidence, Provenance
+from scalegate.evals.stats import estimate_proportion
+from scalegate.policy.schema import EvalSpec, EvidenceRules, EvidenceStatus, Statistics
+
+SCALEGATE_PREFIX = "scalegate/"
+#: Bounded retries and a per-call timeout: a gate must finish, and say so if it could not.
+MAX_RETRIES = 3
+CALL_TIMEOUT_S = 300
+#: Stop an eval early when this share of samples errors (its evidence is unusable anyway).
+FAIL_ON_ERROR = 0.2
+
+SampleCallback = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """The model under assessment, as Inspect will call it, and how it was identified."""
+
+    reference: str  # what the user typed (or the bundled default's name)
+    inspect_model: str  # the Inspect model string actually used
+    model_args: dict[str, Any] = field(default_factory=dict)
+    weights_sha256: str | None = None
+
+
+def build_task(spec: EvalSpec, sample_limit: int | None = None) -> Any:
+    """A scalegate task object, built early so bad task args fail before any model call.
+
+    Other tasks stay names for Inspect to resolve (registry names, files).
+    """
+    if not spec.task.startswith(SCALEGATE_PREFIX):
+        return spec.task
+    from scalegate.evals import _registry
+
+    name = spec.task.removeprefix(SCALEGATE_PREFIX)
+    factory = getattr(_registry, name, None)
+    if factory is None:
+        return spec.task  # let Inspect report it as not found: evidence `missing`
+    args = dict(spec.args)
+    if sample_limit is not None:
+        args["limit"] = min(sample_limit, args.get("limit") or sample_limit)
+    try:
+        return factory(**args)
+    except TypeError as exc:
+        raise InputError(f"task {spec.task}: bad arguments {sorted(args)}: {exc}") from exc
+
+
+def run_eval(
+    eval_id: str,
+    spec: EvalSpec,
+    target: ModelTarget,
+    *,
+    log_dir: Path,
+    rules: EvidenceRules,
+    statistics: Statistics,
+    task: Any | None = None,
+    sample_limit: int | None = None,
+    on_sample: SampleCallback | None = None,
+) -> EvalEvidence:
+    from inspect_ai import eval as inspect_eval
+
+    from scalegate.evals import progress
+
+    started = _now()
+    task_obj = task if task is not None else spec.task
+    task_args = {} if not isinstance(task_obj, str) else dict(spec.args)
+    base = Provenance(
+        model=target.reference,
+        model_args=target.model_args,
+        weights_sha256=target.weights_sha256,
+        task=spec.task,
+        task_args=dict(spec.args),
+        packages=package_versions(),
+    )
+    try:
+        # Inspect announces hooks with print(); stdout belongs to scalegate (`--json`).
+        with progress.sample_callback(on_sample), contextlib.redirect_stdout(io.StringIO()):
+            logs = inspect_eval(
+                task_obj,
+                task_args=task_args,
+                model=target.inspect_model,
+                model_args=target.model_args,
+                log_dir=str(log_dir),
+                log_format="eval",
+                display="none",
+                max_retries=MAX_RETRIES,
+                timeout=CALL_TIMEOUT_S,
+                fail_on_error=FAIL_ON_ERROR,
+                temperature=0.0,
+                limit=sample_limit if isinstance(task_obj, str) else None,
+            )
+    except Exception as exc:  # Inspect raises for unknown tasks, bad args, provider failures
+        text = f"{type(exc).__name__}: {exc}"
+        status = EvidenceStatus.missing if "not found" in text.lower() else EvidenceStatus.error
+        return EvalEvidence(
+            eval_id=eval_id,
+            status=status,
+            message=text[:2000],
+            provenance=base,
+            started_at=started,
+            completed_at=_now(),
+        )
+    if not logs:
+        return EvalEvidence(
+            eval_id=eval_id,
+            status=EvidenceStatus.missing,
+            message="Inspect ran no task",
+            provenance=base,
+            started_at=started,
+            completed_at=_now(),
+        )
+    return evidence_from_log(
+        eval_id, spec, logs[0], target, rules=rules, statistics=statistics, started_at=started
+    )
+
+
+def evidence_from_log(
+    eval_id: str,
+    spec: EvalSpec,
+    log: Any,
+    target: ModelTarget,
+    *,
+    rules: EvidenceRules,
+    statistics: Statistics,
+    started_at: str | None = None,
+) -> EvalEvidence:
+    """Grade an Inspect EvalLog. The order of checks is the order of severity."""
+    from inspect_ai.log import read_eval_log
+
+    if log.samples is None and log.location:
+        log = read_eval_log(log.location)
+    samples = list(log.samples or [])
+    meta = (log.eval.metadata or {}).get("scalegate_provenance", {})
+    ids = sorted(str(s.id) for s in samples)
+    provenance = Provenance(
+        model=target.reference,
+        model_args=target.model_args,
+        weights_sha256=target.weights_sha256,
+        task=spec.task,
+        task_args=dict(spec.args),
+        task_version=log.eval.task_version,
+        dataset_sha256=meta.get("dataset_sha256"),
+        prompts_sha256=meta.get("prompts_sha256"),
+        prompt_format=meta.get("prompt_format"),
+        sample_ids_sha256=hashlib.sha256(json.dumps(ids).encode()).hexdigest(),
+        seed=meta.get("seed"),
+        packages=package_versions(),
+        inspect_run_id=log.eval.run_id,
+        inspect_eval_id=log.eval.eval_id,
+    )
+    dataset_n = log.eval.dataset.samples if log.eval.dataset else None
+    epochs = log.eval.config.epochs or 1
+    planned = dataset_n * epochs if dataset_n is not None else None
+    if log.eval.config.limit is not None and planned is not None:
+        limit = log.eval.config.limit
+        planned = min(planned, limit * epochs) if isinstance(limit, int) else planned
+
+    errors = [s for s in samples if s.error is not None]
+    values: list[int] = []
+    unparsed = 0
+    methods: Counter[str] = Counter()
+    non_binary = 0
+    for s in samples:
+        if s.error is not None or not s.scores:
+            continue
+        score = next(iter(s.scores.values()))
+        v = _binary(score.value)
+        if v is None:
+            non_binary += 1
+            continue
+        values.append(v)
+        smeta = score.metadata or {}
+        if smeta.get("parsed") is False:
+            unparsed += 1
+        if smeta.get("method"):
+            methods[str(smeta["method"])] += 1
+
+    metrics = {}
+    if values:
+        metrics[spec.metric] = estimate_proportion(
+            sum(values), len(values), statistics.confidence, statistics.interval
+        )
+    status, message = _grade(log, spec, planned, len(values), len(errors), unparsed, non_binary, rules)
+    return EvalEvidence(
+        eval_id=eval_id,
+        status=status,
+        message=message,
+        metrics=metrics,
+        n_planned=planned,
+        n_scored=len(values),
+        n_errors=len(errors),
+        n_unparsed=unparsed,
+        scoring_methods=dict(methods),
+        log_path=str(log.location) if log.location else None,
+        provenance=provenance,
+        started_at=started_at or log.eval.created,
+        completed_at=_now(),
+    )
+
+
+def _grade(
+    log: Any,
+    spec: EvalSpec,
+    planned: int | None,
+    scored: int,
+    errors: int,
+    unparsed: int,
+    non_binary: int,
+    rules: EvidenceRules,
+) -> tuple[EvidenceStatus, str | None]:
+    if log.status == "cancelled":
+        return EvidenceStatus.cancelled, "the Inspect run was cancelled"
+    if log.status != "success":
+        detail = log.error.message if log.error else f"status {log.status}"
+        return EvidenceStatus.error, f"the Inspect run did not succeed: {detail}"[:2000]
+    if spec.metric != "accuracy":
+        return EvidenceStatus.error, (
+            f"metric '{spec.metric}' is not supported yet: scalegate gates on per-sample "
+            "proportions (accuracy)"
+        )
+    if non_binary:
+        return EvidenceStatus.error, (
+            f"{non_binary} sample scores are not correct/incorrect; cannot form a proportion"
+        )
+    if errors:
+        return EvidenceStatus.partial, f"{errors} sample(s) errored (Inspect still said success)"
+    if planned is not None and scored < planned:
+        return EvidenceStatus.partial, f"only {scored} of {planned} planned samples were scored"
+    if scored and unparsed / scored > rules.max_unparsed_fraction:
+        return EvidenceStatus.unreliable, (
+            f"{unparsed} of {scored} answers could not be read "
+            f"({unparsed / scored:.0%} > the policy's limit of {rules.max_unparsed_fraction:.0%})"
+        )
+    if scored < rules.min_samples:
+        return EvidenceStatus.insufficient, (
+            f"{scored} scored samples < the policy's minimum of {rules.min_samples}"
+        )
+    return EvidenceStatus.ok, None
+
+
+def _binary(value: Any) -> int | None:
+    if isinstance(value, str):
+        return {"C": 1, "I": 0}.get(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float) and value in (0, 1):
+        return int(value)
+    return None
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in ("scalegate", "inspect_ai", "transformers", "torch"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

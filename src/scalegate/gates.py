@@ -1,0 +1,207 @@
+"""Scorecard + policy + protections in place -> a decision per action, with reasons.
+
+Pure and deterministic, so anyone can recompute a decision from what the assessment records.
+It fails closed: an action is allowed only when no response that blocks it applies and every
+protection a response requires before it is in place.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from scalegate.policy.schema import EvidenceStatus, Policy, ResponseCondition
+from scalegate.scoring import DomainScore, Scorecard
+
+
+class ActionStatus(StrEnum):
+    allowed = "allowed"
+    blocked = "blocked"
+
+
+class Reason(BaseModel):
+    """Why an action is blocked: the policy clause, and the facts that made it apply."""
+
+    model_config = ConfigDict(frozen=True)
+
+    clause: str
+    kind: str  # "block" | "missing_protection"
+    summary: str
+    facts: list[str] = Field(default_factory=list)
+    evals: list[str] = Field(default_factory=list)
+
+
+class ActionDecision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    status: ActionStatus
+    reasons: list[Reason] = Field(default_factory=list)
+    required_protections: list[str] = Field(default_factory=list)
+
+
+class AppliedResponse(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    clause: str
+    facts: list[str]
+    evals: list[str]
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    actions: dict[str, ActionDecision]
+    applied_responses: list[AppliedResponse]
+    protections_in_place: list[str]
+    required_protections: list[str]
+
+    def allowed(self, action: str) -> bool:
+        found = self.actions.get(action)
+        return found is not None and found.status is ActionStatus.allowed
+
+
+class _Match(BaseModel):
+    holds: bool
+    facts: list[str] = Field(default_factory=list)
+    evals: list[str] = Field(default_factory=list)
+
+
+def _level_fact(
+    policy: Policy, domains: dict[str, DomainScore], level: str, only: list[str] | None, side: str
+) -> _Match:
+    """One fact per domain at or above `level`: the threshold that sets its level, and why."""
+    rank = policy.level_rank(level)
+    facts: list[str] = []
+    evals: set[str] = set()
+    for name, d in domains.items():
+        if (only is not None and name not in only) or policy.level_rank(d.level) < rank:
+            continue
+        top = next(t for t in d.thresholds if t.level == d.level)
+        why = (
+            "; ".join(c.describe() for c in top.when.comparisons)
+            if top.when.operationalized
+            else "threshold is prose only (not operationalized)"
+        )
+        facts.append(f"{name} {side}-mitigation level {d.level}: {why}")
+        evals.update(c.eval_id for c in top.when.comparisons)
+    return _Match(holds=bool(facts), facts=facts, evals=sorted(evals))
+
+
+def _alert_fact(domains: dict[str, DomainScore], want: bool, only: list[str] | None) -> _Match:
+    """One fact per domain: its highest fired alert."""
+    facts: list[str] = []
+    evals: set[str] = set()
+    for name, d in domains.items():
+        if only is not None and name not in only:
+            continue
+        fired = [t for t in d.thresholds if t.alert_fired and t.alert is not None]
+        if fired:
+            top = fired[-1]
+            assert top.alert is not None
+            facts.append(
+                f"{name} alert for '{top.level}': " + "; ".join(c.describe() for c in top.alert.comparisons)
+            )
+            evals.update(c.eval_id for c in top.alert.comparisons)
+    if want:
+        return _Match(holds=bool(facts), facts=facts, evals=sorted(evals))
+    return _Match(holds=not facts, facts=[] if facts else ["no alert fired"])
+
+
+def _evidence_fact(scorecard: Scorecard, wanted: list[str]) -> _Match:
+    facts, evals = [], []
+    for eval_id, status in scorecard.evidence_status.items():
+        if status is not EvidenceStatus.ok and status.value in wanted:
+            facts.append(f"evidence for '{eval_id}' is {status.value}")
+            evals.append(eval_id)
+    if "inconclusive" in wanted and scorecard.inconclusive:
+        for d in scorecard.pre_mitigation.domains.values():
+            for t in d.thresholds:
+                for c in t.when.comparisons:
+                    if c.state == "inconclusive":
+                        facts.append(f"{d.domain} '{t.level}' is inconclusive: {c.describe()}")
+                        evals.append(c.eval_id)
+    return _Match(holds=bool(facts), facts=facts, evals=sorted(set(evals)))
+
+
+def _matches(policy: Policy, cond: ResponseCondition, card: Scorecard) -> _Match:
+    if cond.pre_mitigation_at_least is not None:
+        return _level_fact(
+            policy, card.pre_mitigation.domains, cond.pre_mitigation_at_least, cond.domains, "pre"
+        )
+    if cond.post_mitigation_at_least is not None:
+        return _level_fact(
+            policy,
+            card.post_mitigation.domains,
+            cond.post_mitigation_at_least,
+            cond.domains,
+            "post",
+        )
+    if cond.alert is not None:
+        return _alert_fact(card.pre_mitigation.domains, cond.alert, cond.domains)
+    if cond.evidence is not None:
+        return _evidence_fact(card, list(cond.evidence))
+    children = [_matches(policy, c, card) for c in cond.children()]
+    if cond.not_ is not None:
+        inner = children[0]
+        return _Match(holds=not inner.holds, facts=[f"not ({'; '.join(inner.facts) or 'false'})"])
+    held = [c for c in children if c.holds]
+    holds = len(held) == len(children) if cond.all is not None else bool(held)
+    return _Match(
+        holds=holds,
+        facts=[f for c in held for f in c.facts],
+        evals=sorted({e for c in held for e in c.evals}),
+    )
+
+
+def decide(policy: Policy, scorecard: Scorecard, protections_in_place: set[str]) -> Decision:
+    reasons: dict[str, list[Reason]] = {a: [] for a in policy.actions}
+    required: dict[str, set[str]] = {a: set() for a in policy.actions}
+    applied: list[AppliedResponse] = []
+    for i, resp in enumerate(policy.responses):
+        match = _matches(policy, resp.if_, scorecard)
+        if not match.holds:
+            continue
+        clause = policy.response_id(i)
+        applied.append(AppliedResponse(clause=clause, facts=match.facts, evals=match.evals))
+        summary = resp.description or clause
+        for action in resp.block:
+            reasons[action].append(
+                Reason(
+                    clause=clause,
+                    kind="block",
+                    summary=summary,
+                    facts=match.facts,
+                    evals=match.evals,
+                )
+            )
+        if resp.require is not None:
+            for action in resp.require.before or policy.actions:
+                required[action].update(resp.require.protections)
+                missing = [p for p in resp.require.protections if p not in protections_in_place]
+                if missing:
+                    reasons[action].append(
+                        Reason(
+                            clause=clause,
+                            kind="missing_protection",
+                            summary=f"requires {', '.join(missing)} in place before {action}",
+                            facts=match.facts,
+                            evals=match.evals,
+                        )
+                    )
+    actions = {
+        a: ActionDecision(
+            action=a,
+            status=ActionStatus.blocked if reasons[a] else ActionStatus.allowed,
+            reasons=reasons[a],
+            required_protections=sorted(required[a]),
+        )
+        for a in policy.actions
+    }
+    return Decision(
+        actions=actions,
+        applied_responses=applied,
+        protections_in_place=sorted(protections_in_place),
+        required_protections=sorted(set().union(*required.values())),
+    )

@@ -1,0 +1,1 @@
+"""Reports: terminal (rich) and JSON views of an assessment."""

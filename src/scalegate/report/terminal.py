@@ -1,0 +1,131 @@
+"""The terminal scorecard and decision (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from scalegate.assessment import Assessment
+from scalegate.gates import ActionStatus
+from scalegate.policy.schema import EvidenceStatus
+
+_STATE_STYLE = {
+    "crossed": "bold red",
+    "inconclusive": "yellow",
+    "below": "green",
+    "unknown": "magenta",
+}
+
+
+def evidence_table(a: Assessment) -> Table:
+    t = Table(title="Evidence", title_justify="left", expand=False)
+    levels = {e.confidence for ev in a.evidence.values() for e in ev.metrics.values()}
+    interval = f"{levels.pop():.0%} interval" if len(levels) == 1 else "interval"
+    for col in ("eval", "n", "score", interval, "status"):
+        t.add_column(col)
+    for eval_id, ev in a.evidence.items():
+        est = next(iter(ev.metrics.values()), None)
+        status = Text(ev.status.value, style="green" if ev.usable else "bold red")
+        if ev.message:
+            status.append(f"  {ev.message[:120]}", style="dim")
+        t.add_row(
+            eval_id,
+            str(ev.n_scored) + (f"/{ev.n_planned}" if ev.n_planned and ev.n_planned != ev.n_scored else ""),
+            f"{est.value:.3f}" if est else "-",
+            f"[{est.low:.3f}, {est.high:.3f}]" if est else "-",
+            status,
+        )
+    for eval_id, missing in a.scorecard.evidence_status.items():
+        if eval_id not in a.evidence:
+            t.add_row(eval_id, "-", "-", "-", Text(missing.value, style="bold red"))
+    return t
+
+
+def scorecard_table(a: Assessment) -> Table:
+    t = Table(title="Scorecard", title_justify="left")
+    for col in ("domain", "pre-mitigation", "post-mitigation", "alerts", "thresholds"):
+        t.add_column(col)
+    post = a.scorecard.post_mitigation.domains
+    for name, d in a.scorecard.pre_mitigation.domains.items():
+        states = Text()
+        for thr in d.thresholds:
+            label = "prose only" if not thr.when.operationalized else thr.when.state.value
+            states.append(f"{thr.level}: ")
+            states.append(label, style=_STATE_STYLE.get(thr.when.state.value, ""))
+            states.append("  ")
+        t.add_row(
+            f"{name} ({d.title})",
+            _level(d.level, d.unknown),
+            _level(post[name].level, post[name].unknown),
+            Text(", ".join(d.alerts) or "none", style="yellow" if d.alerts else "green"),
+            states,
+        )
+    return t
+
+
+def _level(level: str, unknown: bool) -> Text:
+    return Text(level + (" (unknown evidence)" if unknown else ""), style="magenta" if unknown else "bold")
+
+
+def decision_table(a: Assessment) -> Table:
+    t = Table(title="Decision", title_justify="left")
+    t.add_column("action")
+    t.add_column("status")
+    t.add_column("because")
+    for name, ad in a.decision.actions.items():
+        ok = ad.status is ActionStatus.allowed
+        why = Text()
+        for i, r in enumerate(ad.reasons):
+            why.append("\n" if i else "")
+            why.append(r.clause, style="bold")
+            why.append(f": {r.summary}")
+        t.add_row(
+            name,
+            Text(ad.status.value, style="bold green" if ok else "bold red"),
+            why if ad.reasons else Text("no response applies", style="dim"),
+        )
+    return t
+
+
+def render(a: Assessment, console: Console) -> None:
+    head = Text()
+    head.append(f"{a.policy.name} v{a.policy.version}", style="bold")
+    head.append(f"  (sha256 {a.policy.sha256[:12]})\n", style="dim")
+    head.append(f"model {a.model.reference}")
+    if a.model.weights_sha256:
+        head.append(f"  (weights {a.model.weights_sha256[:12]})", style="dim")
+    if a.checkpoint.effective_compute:
+        head.append(f"\neffective compute {a.checkpoint.effective_compute:.3g} FLOP")
+    console.print(Panel(head, title="scalegate assessment", expand=False))
+    console.print(evidence_table(a))
+    console.print(scorecard_table(a))
+    if a.scorecard.post_mitigation.note:
+        console.print(Text(a.scorecard.post_mitigation.note, style="dim italic"))
+    console.print(decision_table(a))
+    details = []
+    for r in a.decision.applied_responses:
+        line = Text(r.clause, style="bold")
+        for fact in r.facts:
+            line.append(f"\n  - {fact}", style="dim")
+        details.append(line)
+    if details:
+        console.print(Panel(Group(*details), title="responses that applied", expand=False))
+    if a.decision.required_protections:
+        missing = [p for p in a.decision.required_protections if p not in a.protections_in_place]
+        console.print(
+            f"Required protections: {', '.join(a.decision.required_protections)}"
+            + (f"  (missing: {', '.join(missing)})" if missing else "")
+        )
+    bad = [e for e, s in a.scorecard.evidence_status.items() if s is not EvidenceStatus.ok]
+    if bad:
+        console.print(Text(f"Unusable evidence (fails closed): {', '.join(bad)}", style="bold red"))
+    if a.output_dir:
+        console.print(
+            Text(
+                f"Wrote {a.output_dir}/assessment.json; Inspect logs in "
+                f"{a.output_dir}/logs (open with `inspect view --log-dir ...`)",
+                style="dim",
+            )
+        )

@@ -1,0 +1,216 @@
+"""Evidence -> scorecard: the three-state reading of every threshold and alert, per domain.
+
+Pure: a function of the policy and the evidence. A domain's level is the highest level not
+ruled out, so missing evidence and inconclusive intervals (read as the policy says) push the
+level up, never down.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from scalegate.evals.evidence import EvalEvidence
+from scalegate.evals.stats import ComparisonState, compare
+from scalegate.policy.schema import EvidenceStatus, Policy, ThresholdCondition
+
+State = ComparisonState
+
+
+class Comparison(BaseModel):
+    """One metric compared with one number: the leaf a reason points to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    eval_id: str
+    metric: str
+    op: str  # "at_least" | "at_most"
+    threshold: float
+    state: State
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    n: int | None = None
+    evidence_status: EvidenceStatus
+
+    def describe(self) -> str:
+        sym = ">=" if self.op == "at_least" else "<="
+        if self.value is None or self.evidence_status is not EvidenceStatus.ok:
+            return f"{self.eval_id}.{self.metric} {sym} {self.threshold:g}: evidence {self.evidence_status}"
+        return (
+            f"{self.eval_id}.{self.metric} = {self.value:.3f} "
+            f"[{self.low:.3f}, {self.high:.3f}] n={self.n} {sym} {self.threshold:g}: {self.state}"
+        )
+
+
+class ConditionResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    state: State
+    comparisons: list[Comparison] = Field(default_factory=list)
+    operationalized: bool = True
+
+
+class ThresholdResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    level: str
+    description: str
+    when: ConditionResult
+    alert: ConditionResult | None = None
+    ruled_out: bool
+    alert_fired: bool
+
+
+class DomainScore(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    domain: str
+    title: str
+    level: str  # highest level not ruled out
+    confirmed_level: str  # highest level confirmed crossed
+    unknown: bool  # some threshold could not be evaluated at all
+    alerts: list[str]  # levels whose alert is not ruled out
+    thresholds: list[ThresholdResult]
+
+
+class MitigationView(BaseModel):
+    """Levels for one side of the mitigation boundary (pre: the raw model; post: safeguarded)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    domains: dict[str, DomainScore]
+    note: str | None = None
+
+
+class Scorecard(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    pre_mitigation: MitigationView
+    post_mitigation: MitigationView
+    evidence_status: dict[str, EvidenceStatus]
+    inconclusive: bool
+
+
+POST_EQUALS_PRE = "No mitigations are declared, so post-mitigation evidence is the pre-mitigation evidence."
+
+
+def evaluate_condition(cond: ThresholdCondition, evidence: dict[str, EvalEvidence]) -> ConditionResult:
+    """Kleene logic over three states, with `unknown` (no evidence) kept apart from
+    `inconclusive` (evidence too weak to decide), because they call for different remedies."""
+    if cond.eval is not None:
+        comp = _compare(cond, evidence)
+        return ConditionResult(state=comp.state, comparisons=[comp])
+    if cond.not_ is not None:
+        inner = evaluate_condition(cond.not_, evidence)
+        flipped = {State.crossed: State.below, State.below: State.crossed}.get(inner.state, inner.state)
+        return ConditionResult(state=flipped, comparisons=inner.comparisons)
+    children = [evaluate_condition(c, evidence) for c in (cond.all or cond.any or [])]
+    comps = [c for child in children for c in child.comparisons]
+    states = {child.state for child in children}
+    decisive, other = (State.below, State.crossed) if cond.all else (State.crossed, State.below)
+    if decisive in states:
+        state = decisive
+    elif states == {other}:
+        state = other
+    elif State.unknown in states:
+        state = State.unknown
+    else:
+        state = State.inconclusive
+    return ConditionResult(state=state, comparisons=comps)
+
+
+def _compare(cond: ThresholdCondition, evidence: dict[str, EvalEvidence]) -> Comparison:
+    assert cond.eval is not None
+    metric = cond.metric or "accuracy"
+    op, threshold = ("at_least", cond.at_least) if cond.at_least is not None else ("at_most", cond.at_most)
+    assert threshold is not None
+    ev = evidence.get(cond.eval)
+    status = ev.status if ev else EvidenceStatus.missing
+    est = ev.metrics.get(metric) if ev else None
+    if ev is None or not ev.usable or est is None:
+        return Comparison(
+            eval_id=cond.eval,
+            metric=metric,
+            op=op,
+            threshold=threshold,
+            state=State.unknown,
+            evidence_status=status if status is not EvidenceStatus.ok else EvidenceStatus.missing,
+        )
+    state = compare(est.low, est.high, **{op: threshold})
+    return Comparison(
+        eval_id=cond.eval,
+        metric=metric,
+        op=op,
+        threshold=threshold,
+        state=state,
+        value=est.value,
+        low=est.low,
+        high=est.high,
+        n=est.n,
+        evidence_status=status,
+    )
+
+
+def _not_ruled_out(state: State, policy: Policy) -> bool:
+    if state is State.inconclusive:
+        return policy.statistics.inconclusive_as == "crossed"
+    return state is not State.below
+
+
+def score_domains(policy: Policy, evidence: dict[str, EvalEvidence]) -> dict[str, DomainScore]:
+    out: dict[str, DomainScore] = {}
+    for name, domain in policy.domains.items():
+        results: list[ThresholdResult] = []
+        level = confirmed = policy.levels[0]
+        for lvl in policy.levels[1:]:
+            thr = domain.thresholds.get(lvl)
+            if thr is None:
+                continue
+            when = (
+                evaluate_condition(thr.when, evidence)
+                if thr.when is not None
+                else ConditionResult(state=State.unknown, operationalized=False)
+            )
+            alert = evaluate_condition(thr.alert, evidence) if thr.alert is not None else None
+            ruled_out = not _not_ruled_out(when.state, policy)
+            fired = alert is not None and _not_ruled_out(alert.state, policy)
+            results.append(
+                ThresholdResult(
+                    level=lvl,
+                    description=thr.description,
+                    when=when,
+                    alert=alert,
+                    ruled_out=ruled_out,
+                    alert_fired=fired,
+                )
+            )
+            if not ruled_out:
+                level = lvl
+            if when.state is State.crossed:
+                confirmed = lvl
+        out[name] = DomainScore(
+            domain=name,
+            title=domain.title,
+            level=level,
+            confirmed_level=confirmed,
+            unknown=any(r.when.state is State.unknown for r in results),
+            alerts=[r.level for r in results if r.alert_fired],
+            thresholds=results,
+        )
+    return out
+
+
+def build_scorecard(policy: Policy, evidence: dict[str, EvalEvidence]) -> Scorecard:
+    """Every eval the policy names gets a status; one it never ran is `missing`."""
+    pre = score_domains(policy, evidence)
+    statuses = {
+        eval_id: (evidence[eval_id].status if eval_id in evidence else EvidenceStatus.missing)
+        for eval_id in policy.evals
+    }
+    inconclusive = any(t.when.state is State.inconclusive for d in pre.values() for t in d.thresholds)
+    return Scorecard(
+        pre_mitigation=MitigationView(domains=pre),
+        post_mitigation=MitigationView(domains=pre, note=POST_EQUALS_PRE),
+        evidence_status=statuses,
+        inconclusive=inconclusive,
+    )
