@@ -23,6 +23,7 @@ from scalegate.evals.runner import ModelTarget, build_task, run_eval
 from scalegate.gates import Decision, decide
 from scalegate.plan import Checkpoint, Plan
 from scalegate.policy.loader import LoadedPolicy
+from scalegate.policy.schema import Policy
 from scalegate.scoring import Scorecard, build_scorecard
 
 ASSESSMENT_SCHEMA = "scalegate.assessment/1"
@@ -93,12 +94,7 @@ def run_assessment(
 ) -> Assessment:
     policy = loaded.policy
     protections = set(protections_in_place or ())
-    unknown = sorted(protections - set(policy.protections))
-    if unknown:
-        raise InputError(
-            f"--protection: {unknown} not declared in the policy "
-            f"(declared: {sorted(policy.protections) or 'none'})"
-        )
+    check_protections(policy, protections)
     sink: Progress = progress or _Silent()
     started = _now()
     # Build every task first: bad task arguments are input errors, found before any model call.
@@ -153,6 +149,15 @@ def run_assessment(
     _write_json(out_dir / "assessment.json", result.model_dump(mode="json"))
     (out_dir / "policy.yaml").write_text(loaded.text, encoding="utf-8")
     return result
+
+
+def check_protections(policy: Policy, protections: set[str]) -> None:
+    unknown = sorted(protections - set(policy.protections))
+    if unknown:
+        raise InputError(
+            f"--protection: {unknown} not declared in the policy "
+            f"(declared: {sorted(policy.protections) or 'none'})"
+        )
 
 
 def recompute(loaded: LoadedPolicy, assessment: Assessment) -> tuple[Scorecard, Decision]:

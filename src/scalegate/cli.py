@@ -128,7 +128,7 @@ def assess(
     the bundled benign knowledge proxies, fully offline (assets are fetched and verified by
     sha256 on first use).
     """
-    from scalegate.assessment import run_assessment
+    from scalegate.assessment import check_protections, run_assessment
     from scalegate.evals.model_ref import target_for
     from scalegate.plan import Checkpoint, make_plan
     from scalegate.policy import load_policy
@@ -140,6 +140,7 @@ def assess(
         raise InputError(
             f"--require: unknown action(s) {unknown_actions}; the policy gates {loaded.policy.actions}"
         )
+    check_protections(loaded.policy, set(protection))
     checkpoint = Checkpoint(model=model, effective_compute=effective_compute)
     plan = make_plan(loaded.policy, checkpoint, eval_ids or None, limit)
     out_dir = out or Path("scalegate-results") / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -229,27 +230,14 @@ def assets_fetch() -> None:
 
 def main() -> None:
     try:
-        rc = app(standalone_mode=False)
+        app()  # standalone: click maps usage errors to exit 2 and typer.Exit to its code
     except ScalegateError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except SystemExit:
-        raise
     except KeyboardInterrupt:
         err.print("[red]interrupted[/]")
         sys.exit(130)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(EXIT_INPUT)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
+    except Exception:
         err.print_exception()
         err.print("[bold red]internal error[/] (exit 1): please report it with the trace above")
         sys.exit(EXIT_INTERNAL)
-    # without standalone mode, click returns the code of a typer.Exit instead of raising
-    sys.exit(rc if isinstance(rc, int) else EXIT_OK)

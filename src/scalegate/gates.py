@@ -78,7 +78,10 @@ def _level_fact(
     for name, d in domains.items():
         if (only is not None and name not in only) or policy.level_rank(d.level) < rank:
             continue
-        top = next(t for t in d.thresholds if t.level == d.level)
+        top = next((t for t in d.thresholds if t.level == d.level), None)
+        if top is None:  # the baseline level: every domain is at least there
+            facts.append(f"{name} {side}-mitigation level {d.level} (baseline)")
+            continue
         why = (
             "; ".join(c.describe() for c in top.when.comparisons)
             if top.when.operationalized

@@ -112,7 +112,7 @@ def run_eval(
             )
     except Exception as exc:  # Inspect raises for unknown tasks, bad args, provider failures
         text = f"{type(exc).__name__}: {exc}"
-        status = EvidenceStatus.missing if "not found" in text.lower() else EvidenceStatus.error
+        status = EvidenceStatus.missing if _is_not_found(exc) else EvidenceStatus.error
         return EvalEvidence(
             eval_id=eval_id,
             status=status,
@@ -257,6 +257,14 @@ def _grade(
             f"{scored} scored samples < the policy's minimum of {rules.min_samples}"
         )
     return EvidenceStatus.ok, None
+
+
+def _is_not_found(exc: Exception) -> bool:
+    """Inspect has no dedicated exception for an unknown task; recognise its messages."""
+    text = str(exc).lower()
+    return isinstance(exc, FileNotFoundError | ModuleNotFoundError) or any(
+        marker in text for marker in ("no inspect tasks were found", "not found", "no such file")
+    )
 
 
 def _binary(value: Any) -> int | None:

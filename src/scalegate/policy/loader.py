@@ -82,7 +82,8 @@ def parse_policy(text: str, source: str = "<policy>") -> LoadedPolicy:
 
 
 def _index(node: yaml.Node, loc: Loc, marks: dict[Loc, int], dups: list[str]) -> None:
-    marks[loc] = node.start_mark.line + 1
+    """Map each field path to a line: a mapping key's own line, a list item's first line."""
+    marks.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
@@ -93,6 +94,7 @@ def _index(node: yaml.Node, loc: Loc, marks: dict[Loc, int], dups: list[str]) ->
                     "duplicate key (YAML would silently keep only the last one)"
                 )
             seen.add(key)
+            marks[(*loc, key)] = key_node.start_mark.line + 1
             _index(value_node, (*loc, key), marks, dups)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):

@@ -190,7 +190,7 @@ class ProtectionRequirement(Strict):
     """Protections that must be in place before the listed actions (default: all actions)."""
 
     protections: list[str] = Field(min_length=1)
-    before: list[str] | None = None
+    before: list[str] | None = Field(None, min_length=1)
 
 
 class Response(Strict):
@@ -252,9 +252,8 @@ class Policy(Strict):
                 elif level == self.levels[0]:
                     out.append((loc, f"'{level}' is the baseline level and takes no threshold"))
                 for key, cond in (("when", thr.when), ("alert", thr.alert)):
-                    for ev in sorted(cond.evals()) if cond else []:
-                        if ev not in self.evals:
-                            out.append(((*loc, key), f"unknown eval '{ev}' (evals: {sorted(self.evals)})"))
+                    if cond is not None:
+                        out.extend(((*loc, key), p) for p in self._comparison_problems(cond))
         for i, resp in enumerate(self.responses):
             rloc: Loc = ("responses", i)
             out.extend(((*rloc, "if"), p) for p in self._condition_problems(resp.if_))
@@ -292,6 +291,20 @@ class Policy(Strict):
                             )
                         )
         return out
+
+    def _comparison_problems(self, cond: ThresholdCondition) -> list[str]:
+        if cond.eval is None:
+            children = cond.all or cond.any or ([cond.not_] if cond.not_ else [])
+            return [p for c in children for p in self._comparison_problems(c)]
+        spec = self.evals.get(cond.eval)
+        if spec is None:
+            return [f"unknown eval '{cond.eval}' (evals: {sorted(self.evals)})"]
+        if cond.metric is not None and cond.metric != spec.metric:
+            return [
+                f"eval '{cond.eval}' reports metric '{spec.metric}', not '{cond.metric}' "
+                "(omit `metric` to use the eval's own)"
+            ]
+        return []
 
     def _condition_problems(self, cond: ResponseCondition) -> list[str]:
         out: list[str] = []

@@ -1,0 +1,3 @@
+from scalegate.cli import main
+
+main()
