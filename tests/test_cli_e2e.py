@@ -188,3 +188,29 @@ def test_default_assessment_on_smollm2_small_sample(tmp_path: Path) -> None:
     }
     assert all(ev["status"] == "ok" and ev["n_scored"] == 20 for ev in data["evidence"].values())
     assert data["sample_limit"] == 20
+
+
+def test_model_that_cannot_load_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    res = run_cli(
+        "assess",
+        "--policy",
+        str(_policy(tmp_path, 0.95)),
+        "--model",
+        "openai/gpt-4o-mini",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+        "--require",
+        "continue_training",
+    )
+    assert res.returncode == 3, res.stderr
+    data = json.loads(res.stdout)
+    assert data["evidence"]["security"]["status"] == "error"
+    assert "cannot load model" in data["evidence"]["security"]["message"]
+    assert all(a["status"] == "blocked" for a in data["decision"]["actions"].values())
+
+
+def test_missing_local_model_folder_is_bad_input(tmp_path: Path) -> None:
+    res = run_cli("assess", "--model", f"hf/{tmp_path}/nothing-here")
+    assert res.returncode == 2 and "no such local folder" in res.stderr

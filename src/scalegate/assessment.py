@@ -19,11 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from scalegate import __version__
 from scalegate.errors import InputError
 from scalegate.evals.evidence import EvalEvidence
-from scalegate.evals.runner import ModelTarget, build_task, run_eval
+from scalegate.evals.runner import ModelTarget, build_task, load_model, run_eval
 from scalegate.gates import Decision, decide
 from scalegate.plan import Checkpoint, Plan
 from scalegate.policy.loader import LoadedPolicy
-from scalegate.policy.schema import Policy
+from scalegate.policy.schema import EvidenceStatus, Policy
 from scalegate.scoring import Scorecard, build_scorecard
 
 ASSESSMENT_SCHEMA = "scalegate.assessment/1"
@@ -102,20 +102,31 @@ def run_assessment(
     evidence_dir = out_dir / "evidence"
     evidence_dir.mkdir(parents=True, exist_ok=True)
     evidence: dict[str, EvalEvidence] = {}
+    model: Any = None
+    load_error: str | None = None
+    try:
+        model = load_model(target)
+    except Exception as exc:  # e.g. a provider without credentials: every eval fails closed
+        load_error = f"cannot load model {target.inspect_model}: {type(exc).__name__}: {exc}"
     for planned in plan.evals:
         task = tasks[planned.eval_id]
         total = len(task.dataset) if hasattr(task, "dataset") else None
         sink.eval_started(planned.eval_id, total)
-        ev = run_eval(
-            planned.eval_id,
-            planned.spec,
-            target,
-            log_dir=out_dir / "logs",
-            rules=policy.evidence,
-            statistics=policy.statistics,
-            task=task,
-            sample_limit=plan.sample_limit,
-            on_sample=sink.sample_done,
+        ev = (
+            EvalEvidence(eval_id=planned.eval_id, status=EvidenceStatus.error, message=load_error)
+            if load_error is not None
+            else run_eval(
+                planned.eval_id,
+                planned.spec,
+                target,
+                log_dir=out_dir / "logs",
+                rules=policy.evidence,
+                statistics=policy.statistics,
+                task=task,
+                sample_limit=plan.sample_limit,
+                model=model,
+                on_sample=sink.sample_done,
+            )
         )
         evidence[planned.eval_id] = ev
         _write_json(evidence_dir / f"{planned.eval_id}.json", ev.model_dump(mode="json"))

@@ -140,3 +140,51 @@ def test_parseable_generations_are_scored(tmp_path: Path) -> None:
     task = build_task(spec)
     expected = sum(1 for s in task.dataset if s.target == "B")
     assert ev.metrics["accuracy"].successes == expected
+
+
+def test_auto_answer_method_parses_generations_for_api_models(tmp_path: Path) -> None:
+    spec = EvalSpec(task="scalegate/mmlu_proxy", args={"subjects": ["virology"], "limit": 6, "seed": 1})
+    ev = run_eval(
+        "e",
+        spec,
+        _mock_target(["A"] * 6),
+        log_dir=tmp_path,
+        rules=RULES,
+        statistics=STATS,
+        task=build_task(spec),
+    )
+    assert ev.scoring_methods == {"generate_parse": 6}
+
+
+def test_letter_logprob_reading_runs_inside_inspect_on_open_weights(tmp_path: Path, tiny_llama: Path) -> None:
+    from scalegate.evals.model_ref import target_for
+    from scalegate.evals.runner import load_model
+
+    spec = EvalSpec(
+        task="scalegate/mmlu_proxy",
+        args={"subjects": ["virology"], "limit": 8, "seed": 1, "answer_method": "letter_logprob"},
+    )
+    target = target_for(f"hf/{tiny_llama}")
+    model = load_model(target)
+    ev = run_eval(
+        "e",
+        spec,
+        target,
+        log_dir=tmp_path,
+        rules=RULES,
+        statistics=STATS,
+        task=build_task(spec),
+        model=model,
+    )
+    assert ev.status is EvidenceStatus.ok and ev.scoring_methods == {"letter_logprob": 8}
+    again = run_eval(  # the same loaded model serves a second eval
+        "e2",
+        spec,
+        target,
+        log_dir=tmp_path,
+        rules=RULES,
+        statistics=STATS,
+        task=build_task(spec),
+        model=model,
+    )
+    assert again.metrics == ev.metrics

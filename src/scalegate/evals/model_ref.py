@@ -39,7 +39,9 @@ def target_for(model: str, model_args: dict[str, Any] | None = None) -> ModelTar
     if inspect_model.startswith("hf/"):
         args.setdefault("do_sample", False)  # Inspect's hf provider samples by default
         _quiet_transformers()
-        local = Path(inspect_model.removeprefix("hf/"))
+        local = Path(inspect_model.removeprefix("hf/")).expanduser()
+        if inspect_model.startswith(("hf//", "hf/.", "hf/~")) and not local.exists():
+            raise InputError(f"--model {model}: no such local folder {local}")
         if local.exists():
             if not local.is_dir():
                 raise InputError(f"{local}: an hf/ model path must be a transformers folder")

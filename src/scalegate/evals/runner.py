@@ -66,6 +66,15 @@ def build_task(spec: EvalSpec, sample_limit: int | None = None) -> Any:
         raise InputError(f"task {spec.task}: bad arguments {sorted(args)}: {exc}") from exc
 
 
+def load_model(target: ModelTarget) -> Any:
+    """Load the model once per assessment; every eval reuses it (a local model is loaded,
+    not re-read from disk, for each eval)."""
+    from inspect_ai.model import get_model
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return get_model(target.inspect_model, memoize=False, **target.model_args)
+
+
 def run_eval(
     eval_id: str,
     spec: EvalSpec,
@@ -76,8 +85,11 @@ def run_eval(
     statistics: Statistics,
     task: Any | None = None,
     sample_limit: int | None = None,
+    model: Any | None = None,
     on_sample: SampleCallback | None = None,
 ) -> EvalEvidence:
+    """Run one eval and grade it. `model`: an Inspect Model from `load_model` (else loaded
+    from `target`); `task`: a Task object from `build_task` (else `spec.task` by name)."""
     from inspect_ai import eval as inspect_eval
 
     from scalegate.evals import progress
@@ -85,22 +97,15 @@ def run_eval(
     started = _now()
     task_obj = task if task is not None else spec.task
     task_args = {} if not isinstance(task_obj, str) else dict(spec.args)
-    base = Provenance(
-        model=target.reference,
-        model_args=target.model_args,
-        weights_sha256=target.weights_sha256,
-        task=spec.task,
-        task_args=dict(spec.args),
-        packages=package_versions(),
-    )
+    base = _provenance(spec, target)
     try:
         # Inspect announces hooks with print(); stdout belongs to scalegate (`--json`).
         with progress.sample_callback(on_sample), contextlib.redirect_stdout(io.StringIO()):
             logs = inspect_eval(
                 task_obj,
                 task_args=task_args,
-                model=target.inspect_model,
-                model_args=target.model_args,
+                model=model if model is not None else target.inspect_model,
+                model_args={} if model is not None else target.model_args,
                 log_dir=str(log_dir),
                 log_format="eval",
                 display="none",
@@ -153,19 +158,15 @@ def evidence_from_log(
     samples = list(log.samples or [])
     meta = (log.eval.metadata or {}).get("scalegate_provenance", {})
     ids = sorted(str(s.id) for s in samples)
-    provenance = Provenance(
-        model=target.reference,
-        model_args=target.model_args,
-        weights_sha256=target.weights_sha256,
-        task=spec.task,
-        task_args=dict(spec.args),
+    provenance = _provenance(
+        spec,
+        target,
         task_version=log.eval.task_version,
         dataset_sha256=meta.get("dataset_sha256"),
         prompts_sha256=meta.get("prompts_sha256"),
         prompt_format=meta.get("prompt_format"),
         sample_ids_sha256=hashlib.sha256(json.dumps(ids).encode()).hexdigest(),
         seed=meta.get("seed"),
-        packages=package_versions(),
         inspect_run_id=log.eval.run_id,
         inspect_eval_id=log.eval.eval_id,
     )
@@ -216,6 +217,19 @@ def evidence_from_log(
         provenance=provenance,
         started_at=started_at or log.eval.created,
         completed_at=_now(),
+    )
+
+
+def _provenance(spec: EvalSpec, target: ModelTarget, **run: Any) -> Provenance:
+    """What identifies the model, task and code; `run` adds what only the Inspect log knows."""
+    return Provenance(
+        model=target.reference,
+        model_args=target.model_args,
+        weights_sha256=target.weights_sha256,
+        task=spec.task,
+        task_args=dict(spec.args),
+        packages=package_versions(),
+        **run,
     )
 
 
