@@ -614,3 +614,21 @@ def test_decision_is_deterministic() -> None:
     assert first == second
     assert first.model_dump_json() == second.model_dump_json()
     assert first.protections_in_place == ["response_plan", "sl2"]
+
+
+def test_action_under_signoff_needs_signoff_when_nothing_blocks_it() -> None:
+    policy = reference_policy()
+    ev = evidence(*(ok(e, BELOW_HALF) for e in policy.evals))
+    # BELOW_HALF = 0.2 accuracy: every threshold and alert of the reference policy is ruled out
+    decision = decide(policy, build_scorecard(policy, ev), set())
+    ext = decision.actions["external_deployment"]
+    assert ext.status is ActionStatus.needs_signoff and ext.signoff_roles == ["rso", "ceo"]
+    assert decision.actions["continue_training"].status is ActionStatus.allowed
+    assert not decision.allowed("external_deployment")
+
+
+def test_blocked_action_stays_blocked_even_under_signoff() -> None:
+    policy = reference_policy()
+    ev = evidence(*(ok(e, CROSSES_HALF) for e in policy.evals))
+    decision = decide(policy, build_scorecard(policy, ev), set())
+    assert decision.actions["external_deployment"].status is ActionStatus.blocked

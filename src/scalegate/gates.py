@@ -18,6 +18,9 @@ from scalegate.scoring import DomainScore, Scorecard
 class ActionStatus(StrEnum):
     allowed = "allowed"
     blocked = "blocked"
+    # Nothing blocks it, but the policy puts it under sign-off: allowed once the named roles
+    # have signed the decision in the ledger.
+    needs_signoff = "needs_signoff"
 
 
 class Reason(BaseModel):
@@ -39,6 +42,7 @@ class ActionDecision(BaseModel):
     status: ActionStatus
     reasons: list[Reason] = Field(default_factory=list)
     required_protections: list[str] = Field(default_factory=list)
+    signoff_roles: list[str] = Field(default_factory=list)
 
 
 class AppliedResponse(BaseModel):
@@ -193,12 +197,20 @@ def decide(policy: Policy, scorecard: Scorecard, protections_in_place: set[str])
                             evals=match.evals,
                         )
                     )
+    signoff = policy.governance.signoff if policy.governance else {}
     actions = {
         a: ActionDecision(
             action=a,
-            status=ActionStatus.blocked if reasons[a] else ActionStatus.allowed,
+            status=(
+                ActionStatus.blocked
+                if reasons[a]
+                else ActionStatus.needs_signoff
+                if signoff.get(a)
+                else ActionStatus.allowed
+            ),
             reasons=reasons[a],
             required_protections=sorted(required[a]),
+            signoff_roles=list(signoff.get(a, [])),
         )
         for a in policy.actions
     }

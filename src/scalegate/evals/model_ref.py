@@ -31,6 +31,8 @@ def target_for(model: str, model_args: dict[str, Any] | None = None) -> ModelTar
             f"model '{model}' is not an Inspect model string: use provider/name, e.g. "
             f"hf/path/to/checkpoint, openai/gpt-4o-mini, vllm/org/model, or {DEFAULT_MODEL}"
         )
+    if model == DEFAULT_MODEL or model.startswith("hf/"):
+        _quiet_transformers()
     inspect_model = resolve_model(model)
     args = dict(model_args or {})
     if model == DEFAULT_MODEL:
@@ -38,7 +40,6 @@ def target_for(model: str, model_args: dict[str, Any] | None = None) -> ModelTar
     weights = None
     if inspect_model.startswith("hf/"):
         args.setdefault("do_sample", False)  # Inspect's hf provider samples by default
-        _quiet_transformers()
         local = Path(inspect_model.removeprefix("hf/")).expanduser()
         if inspect_model.startswith(("hf//", "hf/.", "hf/~")) and not local.exists():
             raise InputError(f"--model {model}: no such local folder {local}")

@@ -69,22 +69,26 @@ def _level(level: str, unknown: bool) -> Text:
     return Text(level + (" (unknown evidence)" if unknown else ""), style="magenta" if unknown else "bold")
 
 
+_ACTION_STYLE = {"allowed": "bold green", "blocked": "bold red", "needs_signoff": "bold yellow"}
+
+
 def decision_table(a: Assessment) -> Table:
     t = Table(title="Decision", title_justify="left")
     t.add_column("action")
     t.add_column("status")
     t.add_column("because")
     for name, ad in a.decision.actions.items():
-        ok = ad.status is ActionStatus.allowed
         why = Text()
+        if ad.status is ActionStatus.needs_signoff:
+            why.append(f"allowed once signed off by: {', '.join(ad.signoff_roles)}", style="yellow")
         for i, r in enumerate(ad.reasons):
             why.append("\n" if i else "")
             why.append(r.clause, style="bold")
             why.append(f": {r.summary}")
         t.add_row(
             name,
-            Text(ad.status.value, style="bold green" if ok else "bold red"),
-            why if ad.reasons else Text("no response applies", style="dim"),
+            Text(ad.status.value, style=_ACTION_STYLE[ad.status.value]),
+            why if ad.reasons or why else Text("no response applies", style="dim"),
         )
     return t
 
