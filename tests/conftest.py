@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -52,11 +53,12 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> P
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:
     """The installed CLI in a subprocess: exit codes and stdout exactly as a user sees them."""
+    # a fresh working folder by default: `assess` writes its ledger and key there
     return subprocess.run(
         [sys.executable, "-m", "scalegate", *args],
         capture_output=True,
         text=True,
-        cwd=cwd,
+        cwd=cwd or tempfile.mkdtemp(prefix="scalegate-cli-"),
         timeout=timeout,
         env={**os.environ, "COLUMNS": "200"},
         check=False,

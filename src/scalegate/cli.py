@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scalegate.errors import InputError, ScalegateError
+from scalegate.ledger import cli as ledger_cli
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_REQUIRE = 0, 1, 2, 3
 
@@ -37,6 +38,11 @@ policy_app = typer.Typer(help="Validate and inspect policy files.", no_args_is_h
 assets_app = typer.Typer(help="Pinned offline assets (model and data wheels).", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(assets_app, name="assets")
+app.add_typer(ledger_cli.ledger_app, name="ledger")
+app.add_typer(ledger_cli.keys_app, name="keys")
+app.add_typer(ledger_cli.audit_app, name="audit")
+app.command("signoff")(ledger_cli.signoff_cmd)
+app.command("override")(ledger_cli.override_cmd)
 
 err = Console(stderr=True)
 
@@ -121,6 +127,9 @@ def assess(
         typer.Option("--require", help="Exit 3 unless this action is allowed (repeatable)."),
     ] = [],  # noqa: B006
     as_json: Annotated[bool, typer.Option("--json", help="Print the assessment JSON on stdout.")] = False,
+    db: ledger_cli.DbOpt = None,
+    key: ledger_cli.KeyOpt = None,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not append to the ledger.")] = False,
 ) -> None:
     """Run the policy's evals on a model, score them, and decide what may be done.
 
@@ -148,6 +157,12 @@ def assess(
         f"[dim]policy[/] {loaded.policy.policy.name} v{loaded.policy.policy.version}  "
         f"[dim]model[/] {model}  [dim]out[/] {out_dir}"
     )
+    ledger = signer = None
+    if not no_ledger:  # open the ledger and key first: a bad key must not cost a model run
+        from scalegate.ledger.workflow import operator_key
+
+        ledger = ledger_cli.open_ledger(db)
+        signer = operator_key(ledger, key)
     with err.status("Preparing model (first use fetches and verifies pinned assets)..."):
         target = target_for(model, _parse_model_args(model_arg))
     columns = (
@@ -158,6 +173,14 @@ def assess(
     )
     with Progress(*columns, console=err, transient=False) as bar:
         result = run_assessment(loaded, plan, target, out_dir, set(protection), _Bar(bar))
+    if ledger is not None and signer is not None:
+        from scalegate.ledger.workflow import record_assessment
+
+        _, decision_entry = record_assessment(ledger, loaded, result, signer)
+        err.print(
+            f"[dim]ledger[/] {ledger.url}: decision entry [bold]{decision_entry.entry_id}[/] "
+            f"(`scalegate ledger status {decision_entry.entry_id[:12]}`)"
+        )
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:

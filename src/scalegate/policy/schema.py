@@ -212,6 +212,8 @@ class Governance(Strict):
     roles: dict[str, str] = Field(default_factory=dict)
     # action (or `override`, `policy_change`) -> roles that must sign off
     signoff: dict[str, list[str]] = Field(default_factory=dict)
+    # ledger fields (`kind.field`) a public audit bundle replaces by their digests
+    restricted_fields: list[str] = Field(default_factory=list)
 
 
 class Cadence(Strict):

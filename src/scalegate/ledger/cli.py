@@ -1,0 +1,287 @@
+"""Ledger commands: `scalegate ledger ...`, `scalegate keys ...`, `signoff`, `override`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scalegate.errors import InputError
+
+err = Console(stderr=True)
+out = Console()
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Ledger: a SQLite file (default ./scalegate-ledger.db) or a URL "
+        "such as postgresql://user@host/db.",
+    ),
+]
+KeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key", help="Your Ed25519 private key (default: $SCALEGATE_KEY or .scalegate/keys/operator.key)."
+    ),
+]
+
+ledger_app = typer.Typer(help="The append-only, signed ledger: show, verify, status.", no_args_is_help=True)
+keys_app = typer.Typer(help="Ed25519 keys bound to the policy's roles.", no_args_is_help=True)
+
+
+def open_ledger(db: str | None):  # type: ignore[no-untyped-def]
+    from scalegate.ledger.store import Ledger, db_url
+
+    return Ledger(db_url(db))
+
+
+def _key(path: Path | None):  # type: ignore[no-untyped-def]
+    from scalegate.ledger import keys
+    from scalegate.ledger.workflow import default_key_path
+
+    return keys.load(path or default_key_path())
+
+
+@ledger_app.command("show")
+def show(
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    kind: Annotated[str | None, typer.Option(help="Only entries of this kind.")] = None,
+) -> None:
+    """List the entries (oldest first)."""
+    ledger = open_ledger(db)
+    entries = [e for e in ledger.iter_entries() if kind is None or e.kind == kind]
+    if as_json:
+        sys.stdout.write(json.dumps([e.model_dump(mode="json") for e in entries], indent=2) + "\n")
+        return
+    t = Table(title=f"Ledger {ledger.url}")
+    for col in ("seq", "id", "kind", "time (UTC)", "signed by", "summary"):
+        t.add_column(col)
+    for e in entries:
+        t.add_row(
+            str(e.seq),
+            e.entry_id[:12],
+            e.kind,
+            e.created_at[:19],
+            ", ".join(f"{s.role}:{s.key_id[:8]}" for s in e.signatures),
+            _summary(e),
+        )
+    out.print(t)
+
+
+def _summary(e) -> str:  # type: ignore[no-untyped-def]
+    p = e.payload
+    if e.kind == "key_registered":
+        return f"{p['key_id']} {p['holder']} roles={','.join(p['roles'])}"
+    if e.kind == "policy_adopted":
+        return f"{p['name']} v{p['version']} sha256 {p['sha256'][:12]}"
+    if e.kind == "assessment":
+        return f"model {p['model']['reference']}"
+    if e.kind == "decision":
+        return ", ".join(f"{a}={v['status']}" for a, v in p["decision"]["actions"].items())
+    if "action" in p:
+        return f"{p['action']} on decision {str(p.get('decision_entry'))[:12]}" + (
+            f" as {p['role']}" if "role" in p else ""
+        )
+    return ""
+
+
+@ledger_app.command("verify")
+def verify(
+    db: DbOpt = None,
+    bundle: Annotated[Path | None, typer.Option(help="Verify an exported audit bundle instead.")] = None,
+    anchor: Annotated[
+        str | None, typer.Option(help="SEQ:HASH published earlier (see `ledger head`).")
+    ] = None,
+) -> None:
+    """Recompute the chain, signatures, key registry, decisions and sign-off order. Exit 4 on any problem."""
+    from scalegate.ledger.verify import verify_entries
+
+    pin = None
+    if anchor:
+        seq, _, h = anchor.partition(":")
+        if not seq.isdigit() or len(h) != 64:
+            raise InputError("--anchor: expected SEQ:HASH as printed by `scalegate ledger head`")
+        pin = (int(seq), h)
+    if bundle is not None:
+        from scalegate.ledger.audit import read_bundle
+
+        rows, source = read_bundle(bundle), str(bundle)
+    else:
+        ledger = open_ledger(db)
+        rows, source = list(ledger.raw_rows()), ledger.url
+    problems = verify_entries(rows, pin)
+    for p in problems:
+        err.print(f"[red]problem[/] {p}")
+    if problems:
+        err.print(f"[bold red]{len(problems)} problem(s)[/] in {len(rows)} entries of {source}")
+        raise typer.Exit(4)
+    out.print(f"[green]ok[/] {len(rows)} entries of {source} verify")
+
+
+@ledger_app.command("head")
+def head(db: DbOpt = None) -> None:
+    """Print SEQ:HASH of the newest entry: publish it, then `verify --anchor` detects any rewrite."""
+    seq, h = open_ledger(db).head()
+    sys.stdout.write(f"{seq}:{h}\n")
+
+
+@ledger_app.command("status")
+def status(decision_id: str, db: DbOpt = None) -> None:
+    """Where each action of a decision stands: sign-offs so far, overrides, effective status."""
+    from scalegate.ledger.workflow import action_status
+
+    t = Table(title=f"Decision {decision_id}")
+    for col in ("action", "decision", "sign-off needed", "signed", "refused", "effective"):
+        t.add_column(col)
+    for name, s in action_status(open_ledger(db), decision_id).items():
+        t.add_row(
+            name,
+            s["decision"],
+            ", ".join(s["needs"]),
+            ", ".join(s["signed"]),
+            ", ".join(s["refused"]),
+            s["effective"],
+        )
+    out.print(t)
+
+
+@ledger_app.command("record-action")
+def record_action(decision_id: str, action: str, db: DbOpt = None, key: KeyOpt = None) -> None:
+    """Record that an action was taken; refused unless the decision (with sign-offs) allows it."""
+    from scalegate.ledger.workflow import record_action as record
+
+    entry = record(open_ledger(db), decision_id, action, _key(key))
+    out.print(f"recorded {action}: entry {entry.seq} ({entry.entry_id})")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="File name for the key under .scalegate/keys/.")],
+    role: Annotated[
+        list[str], typer.Option("--role", help="Role from the policy's governance (repeatable).")
+    ],
+    holder: Annotated[str, typer.Option(help="Who holds the key.")],
+    admin_key: Annotated[
+        Path | None, typer.Option(help="Admin key that authorises it (default: operator key).")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Create an Ed25519 key and register it in the ledger with its roles."""
+    from scalegate.ledger import keys
+    from scalegate.ledger.workflow import KEY_DIR, register
+
+    ledger = open_ledger(db)
+    admin = _key(admin_key) if ledger.head()[0] else None
+    path = KEY_DIR / f"{name}.key"
+    if path.exists():
+        raise InputError(f"{path} exists; choose another name")
+    new = keys.generate()
+    keys.save(new, path)
+    entry = register(ledger, new, role, holder, admin)
+    out.print(f"key {new.key_id} ({', '.join(role)}) saved to {path}; registered as entry {entry.seq}")
+
+
+@keys_app.command("list")
+def keys_list(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Registered keys, their roles and standing."""
+    from scalegate.ledger.workflow import registry
+
+    reg = registry(open_ledger(db))
+    if as_json:
+        sys.stdout.write(json.dumps(reg, indent=2) + "\n")
+        return
+    t = Table(title="Keys")
+    for col in ("key id", "holder", "roles", "status"):
+        t.add_column(col)
+    for kid, k in reg.items():
+        t.add_row(kid, k["holder"], ", ".join(k["roles"]), "revoked" if k["revoked"] else "active")
+    out.print(t)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str, reason: Annotated[str, typer.Option(help="Why.")], db: DbOpt = None, key: KeyOpt = None
+) -> None:
+    """Revoke a key (signed by an admin or by the key itself). Later signatures by it are invalid."""
+    from scalegate.ledger.workflow import revoke
+
+    entry = revoke(open_ledger(db), key_id, reason, _key(key))
+    out.print(f"revoked {key_id}: entry {entry.seq}")
+
+
+def signoff_cmd(
+    decision_id: Annotated[str, typer.Argument(help="Decision entry id (or a unique prefix).")],
+    role: Annotated[str, typer.Option(help="The role you sign in.")],
+    action: Annotated[
+        list[str], typer.Option("--action", help="Action(s) to sign (default: all that need this role).")
+    ] = [],  # noqa: B006
+    key: KeyOpt = None,
+    comment: Annotated[str, typer.Option(help="Comment recorded with the sign-off.")] = "",
+    refuse: Annotated[bool, typer.Option(help="Record a refusal to sign instead.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Sign off a decision (or refuse to) in a role the policy names."""
+    from scalegate.ledger.workflow import action_status, signoff
+
+    ledger = open_ledger(db)
+    signer = _key(key)
+    wanted = action or [
+        a
+        for a, s in action_status(ledger, decision_id).items()
+        if role in s["needs"] and s["decision"] == "needs_signoff"
+    ]
+    if not wanted:
+        raise InputError(f"no action of decision {decision_id} awaits sign-off by '{role}'")
+    for a in wanted:
+        e = signoff(ledger, decision_id, a, role, signer, comment, refuse)
+        out.print(f"{'refused' if refuse else 'signed'} {a} as {role}: entry {e.seq}")
+
+
+def override_cmd(
+    decision_id: str,
+    action: Annotated[str, typer.Option(help="The action to allow despite the decision.")],
+    justification: Annotated[str, typer.Option(help="Why; recorded and flagged in every later report.")],
+    key: Annotated[list[str], typer.Option("--key", help="PATH:ROLE for each signer (repeatable).")],
+    db: DbOpt = None,
+) -> None:
+    """Override a decision for one action; needs the roles the policy names for overrides."""
+    from scalegate.ledger import keys
+    from scalegate.ledger.workflow import override
+
+    ledger = open_ledger(db)
+    signers = []
+    for spec in key:
+        path, _, role = spec.rpartition(":")
+        if not path or not role:
+            raise InputError(f"--key {spec!r}: expected PATH:ROLE")
+        signers.append((keys.load(Path(path)), role))
+    e = override(ledger, decision_id, action, justification, signers)
+    out.print(f"override of {action} recorded: entry {e.seq} ({e.entry_id})")
+
+
+audit_app = typer.Typer(help="Audit bundles for third parties.", no_args_is_help=True)
+
+
+@audit_app.command("export")
+def audit_export(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write (must be new or empty).")],
+    public: Annotated[bool, typer.Option(help="Redact the fields the policy marks restricted.")] = False,
+    restrict: Annotated[list[str], typer.Option(help="Also redact KIND.FIELD (repeatable).")] = [],  # noqa: B006
+    db: DbOpt = None,
+) -> None:
+    """Write a self-contained bundle that `ledger verify --bundle` checks on another machine."""
+    from scalegate.ledger.audit import export
+
+    manifest = export(open_ledger(db), out_dir, public, set(restrict))
+    out.print(
+        f"wrote {manifest['entries']} entries to {out_dir} (head {manifest['head']['seq']}:"
+        f"{manifest['head']['hash'][:16]}...)"
+        + (f"; redacted {manifest['redacted_fields']}" if public else "")
+    )

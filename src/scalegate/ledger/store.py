@@ -1,0 +1,219 @@
+"""Ledger storage through SQLAlchemy 2: SQLite by default (WAL), PostgreSQL for a team.
+
+Appends are serialised on the single `ledger_head` row (`BEGIN IMMEDIATE` on SQLite,
+`SELECT ... FOR UPDATE` on PostgreSQL), and the entry and the new head are written in one
+transaction: a writer killed mid-append leaves the entry fully present or absent, and
+concurrent writers never fork the chain (`prev_hash` is also unique in the schema).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+import json
+import socket
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from scalegate.errors import InputError
+from scalegate.ledger.keys import SigningKey
+from scalegate.ledger.records import (
+    Entry,
+    EntryKind,
+    Signature,
+    body_hash,
+    entry_hash,
+    field_digest,
+    new_salt,
+)
+
+DEFAULT_DB = "scalegate-ledger.db"
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+metadata = sa.MetaData()
+entries_t = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("entry_id", sa.String(64)),
+    sa.Column("kind", sa.String(40)),
+    sa.Column("created_at", sa.String(40)),
+    sa.Column("actor", sa.String(200)),
+    sa.Column("payload", sa.Text),
+    sa.Column("salts", sa.Text),
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("signatures", sa.Text),
+    sa.Column("entry_hash", sa.String(64)),
+)
+head_t = sa.Table(
+    "ledger_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger),
+    sa.Column("entry_hash", sa.String(64)),
+)
+
+
+def db_url(db: str | None) -> str:
+    """A SQLAlchemy URL from `--db`: a URL as is, or a SQLite file path (default in the cwd)."""
+    if db and "://" in db:
+        return db
+    return f"sqlite:///{Path(db or DEFAULT_DB).expanduser().resolve()}"
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # let us issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return sa.create_engine(url)
+
+
+class Ledger:
+    """An open ledger. Reads are plain; `append` is the only write."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = _engine(url)
+            self._migrate()
+        except sa.exc.SQLAlchemyError as exc:
+            raise InputError(f"cannot open ledger {url}: {exc.__class__.__name__}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def append(
+        self,
+        kind: EntryKind,
+        payload: dict[str, Any],
+        signers: Sequence[tuple[SigningKey, str]],
+        actor: str | None = None,
+    ) -> Entry:
+        """Append one entry signed by each (key, role). Atomic and serialised."""
+        if not signers:
+            raise InputError("every ledger entry must be signed by at least one key")
+        salts = {k: new_salt() for k in payload}
+        digests = {k: field_digest(k, v, salts[k]) for k, v in payload.items()}
+        who = actor or f"{getpass.getuser()}@{socket.gethostname()}"
+        with self.engine.begin() as conn:
+            head_q = sa.select(head_t.c.seq, head_t.c.entry_hash).where(head_t.c.id == 1)
+            if conn.dialect.name == "postgresql":
+                head_q = head_q.with_for_update()
+            seq, prev = conn.execute(head_q).one()
+            seq += 1
+            created = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+            eid = uuid.uuid4().hex
+            body = body_hash(seq, eid, kind, created, who, digests, prev)
+            sigs = [
+                Signature(key_id=k.key_id, role=r, signature=k.sign(bytes.fromhex(body))) for k, r in signers
+            ]
+            ehash = entry_hash(body, sigs)
+            conn.execute(
+                entries_t.insert().values(
+                    seq=seq,
+                    entry_id=eid,
+                    kind=kind,
+                    created_at=created,
+                    actor=who,
+                    payload=json.dumps(payload, sort_keys=True),
+                    salts=json.dumps(salts, sort_keys=True),
+                    prev_hash=prev,
+                    signatures=json.dumps([s.model_dump() for s in sigs]),
+                    entry_hash=ehash,
+                )
+            )
+            conn.execute(head_t.update().where(head_t.c.id == 1).values(seq=seq, entry_hash=ehash))
+        return Entry(
+            seq=seq,
+            entry_id=eid,
+            kind=kind,
+            created_at=created,
+            actor=who,
+            payload=payload,
+            salts=salts,
+            prev_hash=prev,
+            signatures=sigs,
+            entry_hash=ehash,
+        )
+
+    def entries(self) -> list[Entry]:
+        return list(self.iter_entries())
+
+    def iter_entries(self) -> Iterator[Entry]:
+        with self.engine.connect() as conn:
+            for row in conn.execute(sa.select(entries_t).order_by(entries_t.c.seq)):
+                yield row_to_entry(row._mapping)
+
+    def raw_rows(self) -> Iterator[dict[str, Any]]:
+        """Rows as stored, parsed leniently: verification must see a broken row, not crash."""
+        with self.engine.connect() as conn:
+            for row in conn.execute(sa.select(entries_t).order_by(entries_t.c.seq)):
+                out = dict(row._mapping)
+                for name in ("payload", "salts", "signatures"):
+                    with contextlib.suppress(TypeError, ValueError):
+                        out[name] = json.loads(out[name])
+                yield out
+
+    def get(self, entry_id: str) -> Entry:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(entries_t).where(entries_t.c.entry_id.startswith(entry_id))).all()
+        if len(row) != 1:
+            raise InputError(
+                f"no ledger entry with id {entry_id!r}" if not row else f"id prefix {entry_id!r} is ambiguous"
+            )
+        return row_to_entry(row[0]._mapping)
+
+    def head(self) -> tuple[int, str]:
+        with self.engine.connect() as conn:
+            seq, h = conn.execute(sa.select(head_t.c.seq, head_t.c.entry_hash)).one()
+        return int(seq), str(h)
+
+
+def row_to_entry(row: Any) -> Entry:
+    return Entry(
+        seq=int(row["seq"]),
+        entry_id=row["entry_id"],
+        kind=row["kind"],
+        created_at=row["created_at"],
+        actor=row["actor"],
+        payload=json.loads(row["payload"]),
+        salts=json.loads(row["salts"]),
+        prev_hash=row["prev_hash"],
+        signatures=[Signature(**s) for s in json.loads(row["signatures"])],
+        entry_hash=row["entry_hash"],
+    )

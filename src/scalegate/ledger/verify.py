@@ -1,0 +1,258 @@
+"""Verify a ledger from its entries alone: chain, signatures against the key registry as it
+stood at each entry, recomputed decisions, and sign-offs before the actions they gate.
+
+Reads raw rows so that a tampered row which no longer parses is a finding, not a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from scalegate.ledger.keys import key_id_of
+from scalegate.ledger.keys import verify as verify_signature
+from scalegate.ledger.records import GENESIS, Entry, sha256_hex
+
+ADMIN = "admin"
+SELF = "self"  # the role a key signs its own registration or revocation with
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int | None
+    entry_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"entry {self.seq} ({self.entry_id})" if self.entry_id else f"entry {self.seq}"
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class _Key:
+    public_hex: str
+    roles: set[str]
+    revoked: bool = False
+
+
+@dataclass
+class _State:
+    keys: dict[str, _Key] = field(default_factory=dict)
+    entries: dict[str, Entry] = field(default_factory=dict)
+    policies: dict[str, str] = field(default_factory=dict)  # sha256 -> text
+    signoffs: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (decision, action) -> roles
+    overrides: set[tuple[str, str]] = field(default_factory=set)
+
+
+def verify_entries(
+    raw: Iterable[dict[str, Any] | Entry], anchor: tuple[int, str] | None = None
+) -> list[Problem]:
+    problems: list[Problem] = []
+    state = _State()
+    prev_hash, expected_seq, last_time = GENESIS, 1, ""
+    for item in raw:
+        try:
+            e = item if isinstance(item, Entry) else Entry.model_validate(item)
+        except ValidationError as exc:
+            seq = item.get("seq") if isinstance(item, dict) else None
+            problems.append(Problem(seq, None, f"entry does not parse: {exc.errors()[0]['msg']}"))
+            expected_seq += 1
+            continue
+
+        def bad(msg: str, e: Entry = e) -> None:
+            problems.append(Problem(e.seq, e.entry_id, msg))
+
+        if e.seq != expected_seq:
+            bad(f"sequence number {e.seq} where {expected_seq} was expected (deleted, inserted or reordered)")
+        if e.prev_hash != prev_hash:
+            bad("does not link to the previous entry (prev_hash mismatch)")
+        if set(e.salts) != set(e.payload):
+            bad("payload fields and salts do not match")
+        elif e.computed_hash() != e.entry_hash:
+            bad("content does not match its hash (altered)")
+        if e.created_at < last_time:
+            bad(f"timestamp {e.created_at} is earlier than the entry before it (backdated)")
+        roles = _check_signatures(e, state, bad)
+        _check_kind(e, roles, state, bad)
+        state.entries[e.entry_id] = e
+        prev_hash, expected_seq, last_time = e.entry_hash, e.seq + 1, max(last_time, e.created_at)
+    if anchor is not None:
+        seq, h = anchor
+        found = [x for x in state.entries.values() if x.seq == seq]
+        if not found or found[0].entry_hash != h:
+            problems.append(Problem(seq, None, f"anchor mismatch: entry {seq} should have hash {h}"))
+    return problems
+
+
+def _valid_roles(e: Entry, state: _State, bad: Any) -> set[str]:
+    """Roles proven by valid signatures of keys in good standing at this point of the chain."""
+    roles: set[str] = set()
+    message = bytes.fromhex(e.body_hash()) if _is_hex(e.entry_hash) else b""
+    own = e.payload.get("key_id") if e.kind in ("key_registered", "key_revoked") else None
+    for s in e.signatures:
+        key = state.keys.get(s.key_id)
+        public = key.public_hex if key else None
+        if s.key_id == own and e.kind == "key_registered":
+            public = e.payload.get("public_key")
+        if public is None:
+            bad(f"signed by unknown key {s.key_id}")
+            continue
+        if key is not None and key.revoked:
+            bad(f"signed by key {s.key_id}, revoked before this entry")
+            continue
+        if s.role == SELF:
+            if s.key_id != own:
+                bad(f"key {s.key_id} claims role 'self' on an entry about another key")
+                continue
+        elif key is None or s.role not in key.roles:
+            bad(f"key {s.key_id} does not hold role '{s.role}'")
+            continue
+        if not verify_signature(public, message, s.signature):
+            bad(f"invalid signature by key {s.key_id}")
+            continue
+        roles.add(s.role)
+    return roles
+
+
+def _check_signatures(e: Entry, state: _State, bad: Any) -> set[str]:
+    if not e.signatures:
+        bad("entry is not signed")
+    return _valid_roles(e, state, bad)
+
+
+def _ref(e: Entry, state: _State, field_name: str, kind: str, bad: Any) -> Entry | None:
+    ref = e.payload.get(field_name)
+    target = state.entries.get(ref) if isinstance(ref, str) else None
+    if target is None or target.kind != kind:
+        bad(f"{field_name} {ref!r} is not an earlier {kind} entry")
+        return None
+    return target
+
+
+def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
+    p = e.payload
+    if e.kind == "key_registered":
+        kid, pub = p.get("key_id"), p.get("public_key")
+        if not isinstance(pub, str) or not _is_hex(pub) or key_id_of(pub) != kid:
+            bad("key_id does not match the registered public key")
+            return
+        if SELF not in roles:
+            bad("a key registration must be signed by the key itself")
+        if state.keys and ADMIN not in roles:
+            bad("a key registration after the first must be signed by an admin key")
+        if kid in state.keys:
+            bad(f"key {kid} is already registered")
+        state.keys[kid] = _Key(public_hex=pub, roles=set(p.get("roles") or []))
+    elif e.kind == "key_revoked":
+        kid = p.get("key_id")
+        if kid not in state.keys:
+            bad(f"revokes unknown key {kid}")
+        elif not roles & {ADMIN, SELF}:
+            bad("a revocation must be signed by an admin key or the key itself")
+        else:
+            state.keys[kid].revoked = True
+    elif e.kind == "policy_adopted":
+        text = p.get("text")
+        if not isinstance(text, str) or sha256_hex(text.encode()) != p.get("sha256"):
+            bad("policy text does not match its sha256")
+        else:
+            state.policies[p["sha256"]] = text
+    elif e.kind == "assessment":
+        if p.get("policy", {}).get("sha256") not in state.policies:
+            bad("assessed under a policy that was never adopted in this ledger")
+    elif e.kind == "decision":
+        _check_decision(e, state, bad)
+    elif e.kind in ("signoff", "signoff_refused"):
+        decision = _ref(e, state, "decision_entry", "decision", bad)
+        role = p.get("role")
+        if role not in roles:
+            bad(f"no valid signature for the role '{role}' this {e.kind} is made in")
+        elif decision is not None and e.kind == "signoff":
+            state.signoffs.setdefault((decision.entry_id, str(p.get("action"))), set()).add(role)
+    elif e.kind == "override":
+        decision = _ref(e, state, "decision_entry", "decision", bad)
+        need = set(p.get("required_roles") or [])
+        if not p.get("justification"):
+            bad("an override needs a justification")
+        if decision is not None:
+            policy_roles = set(_policy_signoff(decision, state).get("override", []))
+            if not need >= policy_roles:
+                bad(f"override claims fewer roles than the policy requires ({sorted(policy_roles)})")
+            if not roles >= policy_roles | need:
+                bad(f"override lacks valid signatures for roles {sorted((policy_roles | need) - roles)}")
+            state.overrides.add((decision.entry_id, str(p.get("action"))))
+    elif e.kind == "action_taken":
+        decision = _ref(e, state, "decision_entry", "decision", bad)
+        if decision is not None:
+            _check_action(e, decision, state, bad)
+
+
+def signoff_rules(policy_text: str | None) -> dict[str, list[str]]:
+    """The policy's `governance.signoff` map (action or `override` -> roles)."""
+    from scalegate.policy.loader import parse_policy
+
+    if policy_text is None:
+        return {}
+    gov = parse_policy(policy_text).policy.governance
+    return gov.signoff if gov else {}
+
+
+def _policy_signoff(decision: Entry, state: _State) -> dict[str, list[str]]:
+    return signoff_rules(state.policies.get(str(decision.payload.get("policy_sha256"))))
+
+
+def _check_decision(e: Entry, state: _State, bad: Any) -> None:
+    from scalegate.gates import Decision, decide
+    from scalegate.policy.loader import parse_policy
+    from scalegate.scoring import build_scorecard
+
+    assessment = _ref(e, state, "assessment_entry", "assessment", bad)
+    if assessment is None or "evidence" not in assessment.payload:
+        return  # a redacted assessment cannot be recomputed; its hash still verifies
+    text = state.policies.get(str(e.payload.get("policy_sha256")))
+    if text is None:
+        bad("decision cites a policy that was never adopted in this ledger")
+        return
+    from scalegate.evals.evidence import EvalEvidence
+
+    try:
+        policy = parse_policy(text).policy
+        evidence = {k: EvalEvidence.model_validate(v) for k, v in assessment.payload["evidence"].items()}
+        recorded = Decision.model_validate(e.payload.get("decision"))
+    except (ValidationError, ValueError, TypeError, AttributeError) as exc:
+        bad(f"decision inputs do not parse: {exc}")
+        return
+    again = decide(
+        policy, build_scorecard(policy, evidence), set(e.payload.get("protections_in_place") or [])
+    )
+    if again != recorded:
+        bad("recorded decision differs from the decision recomputed from its inputs")
+
+
+def _check_action(e: Entry, decision: Entry, state: _State, bad: Any) -> None:
+    action = str(e.payload.get("action"))
+    actions = (decision.payload.get("decision") or {}).get("actions", {})
+    status = (actions.get(action) or {}).get("status")
+    if (decision.entry_id, action) in state.overrides:
+        return
+    if status == "allowed":
+        return
+    if status == "needs_signoff":
+        need = set((actions.get(action) or {}).get("signoff_roles") or [])
+        have = state.signoffs.get((decision.entry_id, action), set())
+        if need <= have:
+            return
+        bad(f"{action} taken before sign-off by {sorted(need - have)}")
+        return
+    bad(f"{action} taken although the decision says {status!r} and no override exists")
+
+
+def _is_hex(s: Any) -> bool:
+    try:
+        bytes.fromhex(s)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,235 @@
+"""What people do with the ledger: register keys, record assessments and decisions, sign
+off, override, record that an action was taken. Each is one signed append; the checks here
+refuse what `verify` would flag, so an honest user never writes a bad entry.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from scalegate.errors import InputError
+from scalegate.ledger import keys
+from scalegate.ledger.keys import SigningKey
+from scalegate.ledger.records import Entry
+from scalegate.ledger.store import Ledger
+from scalegate.ledger.verify import ADMIN, SELF, signoff_rules
+
+OPERATOR = "operator"
+KEY_DIR = Path(".scalegate") / "keys"
+
+
+def default_key_path() -> Path:
+    return Path(os.environ.get("SCALEGATE_KEY") or KEY_DIR / "operator.key")
+
+
+def registry(ledger: Ledger) -> dict[str, dict[str, Any]]:
+    """key_id -> {public_key, roles, holder, revoked} as the ledger stands now."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in ledger.iter_entries():
+        if e.kind == "key_registered":
+            out[e.payload["key_id"]] = {**e.payload, "revoked": False, "registered_seq": e.seq}
+        elif e.kind == "key_revoked" and e.payload.get("key_id") in out:
+            out[e.payload["key_id"]]["revoked"] = True
+    return out
+
+
+def _require_role(ledger: Ledger, key: SigningKey, role: str) -> None:
+    entry = registry(ledger).get(key.key_id)
+    if entry is None:
+        raise InputError(f"key {key.key_id} is not registered in this ledger (`scalegate keys list`)")
+    if entry["revoked"]:
+        raise InputError(f"key {key.key_id} has been revoked")
+    if role not in entry["roles"]:
+        raise InputError(f"key {key.key_id} does not hold role '{role}' (it holds {entry['roles']})")
+
+
+def operator_key(ledger: Ledger, path: Path | None = None) -> SigningKey:
+    """The key that signs assessments. On an empty ledger with no key yet, create and register
+    one (the ledger's first admin); otherwise it must exist and be registered."""
+    path = path or default_key_path()
+    if not path.exists():
+        if ledger.head()[0] != 0:
+            raise InputError(
+                f"no signing key at {path}. This ledger already has entries: ask its admin for a key "
+                "(`scalegate keys create NAME --role operator`) and pass it with --key"
+            )
+        key = keys.generate()
+        keys.save(key, path)
+        register(ledger, key, ["admin", OPERATOR], holder="ledger operator", admin=None)
+        return key
+    key = keys.load(path)
+    _require_role(ledger, key, OPERATOR)
+    return key
+
+
+def register(
+    ledger: Ledger, key: SigningKey, roles: list[str], holder: str, admin: SigningKey | None
+) -> Entry:
+    signers = [(key, SELF)]
+    if admin is not None:
+        _require_role(ledger, admin, ADMIN)
+        signers.append((admin, ADMIN))
+    elif ledger.head()[0] != 0:
+        raise InputError("registering a key in a non-empty ledger needs an admin key (--admin-key)")
+    payload = {
+        "key_id": key.key_id,
+        "public_key": key.public_hex,
+        "roles": sorted(set(roles)),
+        "holder": holder,
+    }
+    return ledger.append("key_registered", payload, signers)
+
+
+def revoke(ledger: Ledger, key_id: str, reason: str, signer: SigningKey) -> Entry:
+    reg = registry(ledger)
+    if key_id not in reg:
+        raise InputError(f"no registered key {key_id}")
+    role = SELF if signer.key_id == key_id else ADMIN
+    if role == ADMIN:
+        _require_role(ledger, signer, ADMIN)
+    return ledger.append("key_revoked", {"key_id": key_id, "reason": reason}, [(signer, role)])
+
+
+def record_assessment(ledger: Ledger, loaded: Any, assessment: Any, key: SigningKey) -> tuple[Entry, Entry]:
+    """Append policy (if new), assessment and decision; returns (assessment, decision) entries."""
+    adopted = {e.payload.get("sha256") for e in ledger.iter_entries() if e.kind == "policy_adopted"}
+    if loaded.sha256 not in adopted:
+        meta = loaded.policy.policy
+        ledger.append(
+            "policy_adopted",
+            {"name": meta.name, "version": meta.version, "sha256": loaded.sha256, "text": loaded.text},
+            [(key, OPERATOR)],
+        )
+    data = assessment.model_dump(mode="json")
+    decision = data.pop("decision")
+    a_entry = ledger.append("assessment", data, [(key, OPERATOR)])
+    d_entry = ledger.append(
+        "decision",
+        {
+            "assessment_entry": a_entry.entry_id,
+            "policy_sha256": loaded.sha256,
+            "protections_in_place": data["protections_in_place"],
+            "decision": decision,
+        },
+        [(key, OPERATOR)],
+    )
+    return a_entry, d_entry
+
+
+def _decision(ledger: Ledger, decision_id: str, action: str) -> Entry:
+    entry = ledger.get(decision_id)
+    if entry.kind != "decision":
+        raise InputError(f"entry {decision_id} is a {entry.kind}, not a decision")
+    if action not in entry.payload["decision"]["actions"]:
+        raise InputError(f"the decision has no action '{action}'")
+    return entry
+
+
+def signoff(
+    ledger: Ledger,
+    decision_id: str,
+    action: str,
+    role: str,
+    key: SigningKey,
+    comment: str = "",
+    refuse: bool = False,
+) -> Entry:
+    decision = _decision(ledger, decision_id, action)
+    status = decision.payload["decision"]["actions"][action]["status"]
+    if not refuse and status == "blocked":
+        raise InputError(
+            f"{action} is blocked by the decision itself; a sign-off cannot allow it "
+            "(the policy's override process can: `scalegate override`)"
+        )
+    _require_role(ledger, key, role)
+    kind = "signoff_refused" if refuse else "signoff"
+    payload = {"decision_entry": decision.entry_id, "action": action, "role": role, "comment": comment}
+    return ledger.append(kind, payload, [(key, role)])  # type: ignore[arg-type]
+
+
+def _policy_text(ledger: Ledger, sha256: str) -> str | None:
+    for e in ledger.iter_entries():
+        if e.kind == "policy_adopted" and e.payload.get("sha256") == sha256:
+            return str(e.payload["text"])
+    return None
+
+
+def override(
+    ledger: Ledger,
+    decision_id: str,
+    action: str,
+    justification: str,
+    signers: list[tuple[SigningKey, str]],
+) -> Entry:
+    """Allow one action despite the decision; the policy's `override` roles must all sign."""
+    decision = _decision(ledger, decision_id, action)
+    rules = signoff_rules(_policy_text(ledger, decision.payload["policy_sha256"]))
+    required_roles = rules.get("override", [])
+    if not justification.strip():
+        raise InputError("an override needs a justification")
+    missing = sorted(set(required_roles) - {r for _, r in signers})
+    if missing:
+        raise InputError(f"the policy requires roles {required_roles} to override; missing {missing}")
+    for key, role in signers:
+        _require_role(ledger, key, role)
+    payload = {
+        "decision_entry": decision.entry_id,
+        "action": action,
+        "justification": justification,
+        "required_roles": sorted(required_roles),
+    }
+    return ledger.append("override", payload, signers)
+
+
+def action_status(ledger: Ledger, decision_id: str) -> dict[str, dict[str, Any]]:
+    """Each action's standing now: the decision's status, sign-offs so far, any override."""
+    decision = ledger.get(decision_id)
+    out: dict[str, dict[str, Any]] = {}
+    for name, a in decision.payload["decision"]["actions"].items():
+        out[name] = {
+            "decision": a["status"],
+            "needs": list(a.get("signoff_roles") or []),
+            "signed": [],
+            "refused": [],
+            "overridden": False,
+        }
+    for e in ledger.iter_entries():
+        if e.payload.get("decision_entry") != decision.entry_id or e.payload.get("action") not in out:
+            continue
+        slot = out[e.payload["action"]]
+        if e.kind == "signoff":
+            slot["signed"].append(e.payload["role"])
+        elif e.kind == "signoff_refused":
+            slot["refused"].append(e.payload["role"])
+        elif e.kind == "override":
+            slot["overridden"] = True
+    for slot in out.values():
+        missing = set(slot["needs"]) - set(slot["signed"])
+        slot["effective"] = (
+            "allowed (override)"
+            if slot["overridden"] and slot["decision"] != "allowed"
+            else "allowed"
+            if slot["decision"] == "allowed" or (slot["decision"] == "needs_signoff" and not missing)
+            else slot["decision"]
+        )
+    return out
+
+
+def record_action(ledger: Ledger, decision_id: str, action: str, key: SigningKey) -> Entry:
+    decision = _decision(ledger, decision_id, action)
+    standing = action_status(ledger, decision_id)[action]
+    if not standing["effective"].startswith("allowed"):
+        raise InputError(
+            f"{action} is {standing['effective']} under decision {decision_id}"
+            + (
+                f" (sign-off missing from {sorted(set(standing['needs']) - set(standing['signed']))})"
+                if standing["decision"] == "needs_signoff"
+                else ""
+            )
+        )
+    _require_role(ledger, key, OPERATOR)
+    return ledger.append(
+        "action_taken", {"decision_entry": decision.entry_id, "action": action}, [(key, OPERATOR)]
+    )
