@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.scalegate-installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-ledger clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ lint: install
 
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_assess.py
+
+bench-ledger: install
+	$(BIN)/python benchmarks/bench_ledger.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache scalegate-results

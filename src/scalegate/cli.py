@@ -41,6 +41,9 @@ app.add_typer(assets_app, name="assets")
 app.add_typer(ledger_cli.ledger_app, name="ledger")
 app.add_typer(ledger_cli.keys_app, name="keys")
 app.add_typer(ledger_cli.audit_app, name="audit")
+policy_app.command("propose")(ledger_cli.policy_propose)
+policy_app.command("approve")(ledger_cli.policy_approve)
+policy_app.command("adopt")(ledger_cli.policy_adopt)
 app.command("signoff")(ledger_cli.signoff_cmd)
 app.command("override")(ledger_cli.override_cmd)
 
@@ -159,9 +162,10 @@ def assess(
     )
     ledger = signer = None
     if not no_ledger:  # open the ledger and key first: a bad key must not cost a model run
-        from scalegate.ledger.workflow import operator_key
+        from scalegate.ledger.workflow import check_policy, operator_key
 
         ledger = ledger_cli.open_ledger(db)
+        check_policy(ledger, loaded)
         signer = operator_key(ledger, key)
     with err.status("Preparing model (first use fetches and verifies pinned assets)..."):
         target = target_for(model, _parse_model_args(model_arg))

@@ -285,3 +285,41 @@ def audit_export(
         f"{manifest['head']['hash'][:16]}...)"
         + (f"; redacted {manifest['redacted_fields']}" if public else "")
     )
+
+
+def policy_propose(
+    file: Annotated[str, typer.Argument(help="The new policy file.")], db: DbOpt = None, key: KeyOpt = None
+) -> None:
+    """Propose a new policy version: records its text, its diff and the approvals and notice it needs."""
+    from scalegate.ledger.workflow import propose_policy
+    from scalegate.policy import load_policy
+
+    e = propose_policy(open_ledger(db), load_policy(file), _key(key))
+    p = e.payload
+    out.print(
+        f"proposal {e.entry_id}: {p['name']} v{p['version']}; needs approval by "
+        f"{p['approve_roles'] or 'nobody'}; adoptable from {p['effective_not_before']}"
+    )
+    for line in p["diff"]:
+        out.print(f"  {line}")
+
+
+def policy_approve(
+    proposal_id: str,
+    role: Annotated[str, typer.Option(help="The role you approve in.")],
+    db: DbOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """Approve a policy proposal in a role the policy in force names for changes."""
+    from scalegate.ledger.workflow import approve_policy
+
+    e = approve_policy(open_ledger(db), proposal_id, role, _key(key))
+    out.print(f"approved as {role}: entry {e.seq}")
+
+
+def policy_adopt(proposal_id: str, db: DbOpt = None, key: KeyOpt = None) -> None:
+    """Adopt a proposed policy once its approvals are in and its notice period has run."""
+    from scalegate.ledger.workflow import adopt_policy
+
+    e = adopt_policy(open_ledger(db), proposal_id, _key(key))
+    out.print(f"adopted {e.payload['name']} v{e.payload['version']}: entry {e.seq}")

@@ -28,6 +28,8 @@ GENESIS = "0" * 64
 EntryKind = Literal[
     "key_registered",
     "key_revoked",
+    "policy_proposed",
+    "policy_approval",
     "policy_adopted",
     "assessment",
     "decision",

@@ -14,7 +14,7 @@ import getpass
 import json
 import socket
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +94,10 @@ def _engine(url: str) -> Engine:
 class Ledger:
     """An open ledger. Reads are plain; `append` is the only write."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.url = url
+        # injectable so tests can show a notice period ending without waiting 30 days
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         try:
             self.engine = _engine(url)
             self._migrate()
@@ -136,7 +138,7 @@ class Ledger:
                 head_q = head_q.with_for_update()
             seq, prev = conn.execute(head_q).one()
             seq += 1
-            created = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+            created = self.clock().isoformat(timespec="microseconds")
             eid = uuid.uuid4().hex
             body = body_hash(seq, eid, kind, created, who, digests, prev)
             sigs = [

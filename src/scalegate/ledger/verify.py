@@ -45,6 +45,8 @@ class _State:
     policies: dict[str, str] = field(default_factory=dict)  # sha256 -> text
     signoffs: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (decision, action) -> roles
     overrides: set[tuple[str, str]] = field(default_factory=set)
+    in_force: str | None = None  # sha256 of the policy in force
+    approvals: dict[str, set[str]] = field(default_factory=dict)  # proposal -> roles
 
 
 def verify_entries(
@@ -154,15 +156,24 @@ def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
             bad("a revocation must be signed by an admin key or the key itself")
         else:
             state.keys[kid].revoked = True
-    elif e.kind == "policy_adopted":
+    elif e.kind in ("policy_proposed", "policy_adopted"):
         text = p.get("text")
         if not isinstance(text, str) or sha256_hex(text.encode()) != p.get("sha256"):
             bad("policy text does not match its sha256")
-        else:
+        elif e.kind == "policy_adopted":
+            if state.in_force is not None:
+                _check_change_process(e, state, bad)
             state.policies[p["sha256"]] = text
+            state.in_force = p["sha256"]
+    elif e.kind == "policy_approval":
+        _ref(e, state, "proposal_entry", "policy_proposed", bad)
+        if p.get("role") not in roles:
+            bad(f"no valid signature for the role '{p.get('role')}' this approval is made in")
+        else:
+            state.approvals.setdefault(str(p.get("proposal_entry")), set()).add(str(p["role"]))
     elif e.kind == "assessment":
-        if p.get("policy", {}).get("sha256") not in state.policies:
-            bad("assessed under a policy that was never adopted in this ledger")
+        if p.get("policy", {}).get("sha256") != state.in_force:
+            bad("assessed under a policy that is not the one in force in this ledger")
     elif e.kind == "decision":
         _check_decision(e, state, bad)
     elif e.kind in ("signoff", "signoff_refused"):
@@ -188,6 +199,29 @@ def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
         decision = _ref(e, state, "decision_entry", "decision", bad)
         if decision is not None:
             _check_action(e, decision, state, bad)
+
+
+def _check_change_process(e: Entry, state: _State, bad: Any) -> None:
+    """A policy replaces the one in force only as that policy's change process allows."""
+    from scalegate.policy.loader import parse_policy
+
+    proposal = _ref(e, state, "proposal_entry", "policy_proposed", bad)
+    if proposal is None:
+        return
+    if proposal.payload.get("sha256") != e.payload.get("sha256"):
+        bad("adopts a text other than the one proposed")
+    gov = parse_policy(state.policies[str(state.in_force)]).policy.governance
+    changes = gov.changes if gov else None
+    if changes is None:
+        return
+    missing = set(changes.approve) - state.approvals.get(proposal.entry_id, set())
+    if missing:
+        bad(f"adopted without approval by {sorted(missing)}")
+    import datetime as dt
+
+    opened = dt.datetime.fromisoformat(proposal.created_at)
+    if dt.datetime.fromisoformat(e.created_at) < opened + dt.timedelta(days=changes.notice_days):
+        bad(f"adopted before the {changes.notice_days}-day notice period ended")
 
 
 def signoff_rules(policy_text: str | None) -> dict[str, list[str]]:

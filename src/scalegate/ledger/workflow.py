@@ -5,6 +5,7 @@ refuse what `verify` would flag, so an honest user never writes a bad entry.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
@@ -92,14 +93,42 @@ def revoke(ledger: Ledger, key_id: str, reason: str, signer: SigningKey) -> Entr
     return ledger.append("key_revoked", {"key_id": key_id, "reason": reason}, [(signer, role)])
 
 
+def policy_in_force(ledger: Ledger) -> Entry | None:
+    found = None
+    for e in ledger.iter_entries():
+        if e.kind == "policy_adopted":
+            found = e
+    return found
+
+
+def check_policy(ledger: Ledger, loaded: Any) -> None:
+    """An assessment runs under the policy in force; the first policy of a ledger is adopted
+    by its first assessment, any later one only through propose / approve / adopt."""
+    current = policy_in_force(ledger)
+    if current is not None and current.payload["sha256"] != loaded.sha256:
+        raise InputError(
+            f"{loaded.source} (sha256 {loaded.sha256[:12]}) is not the policy in force in this ledger "
+            f"({current.payload['name']} v{current.payload['version']}, sha256 "
+            f"{current.payload['sha256'][:12]}). Change policy with `scalegate policy propose`, "
+            "`policy approve` and `policy adopt`, or assess with --no-ledger."
+        )
+
+
 def record_assessment(ledger: Ledger, loaded: Any, assessment: Any, key: SigningKey) -> tuple[Entry, Entry]:
-    """Append policy (if new), assessment and decision; returns (assessment, decision) entries."""
-    adopted = {e.payload.get("sha256") for e in ledger.iter_entries() if e.kind == "policy_adopted"}
-    if loaded.sha256 not in adopted:
+    """Append the policy (on a new ledger), the assessment and the decision."""
+    check_policy(ledger, loaded)
+    if policy_in_force(ledger) is None:
         meta = loaded.policy.policy
         ledger.append(
             "policy_adopted",
-            {"name": meta.name, "version": meta.version, "sha256": loaded.sha256, "text": loaded.text},
+            {
+                "name": meta.name,
+                "version": meta.version,
+                "sha256": loaded.sha256,
+                "text": loaded.text,
+                "diff": [],
+                "proposal_entry": None,
+            },
             [(key, OPERATOR)],
         )
     data = assessment.model_dump(mode="json")
@@ -233,3 +262,65 @@ def record_action(ledger: Ledger, decision_id: str, action: str, key: SigningKey
     return ledger.append(
         "action_taken", {"decision_entry": decision.entry_id, "action": action}, [(key, OPERATOR)]
     )
+
+
+def propose_policy(ledger: Ledger, loaded: Any, key: SigningKey) -> Entry:
+    """Announce a new policy version: its text, its diff against the policy in force, and the
+    approvals and notice the policy in force requires before it can be adopted."""
+    from scalegate.policy.diff import diff_policies
+    from scalegate.policy.loader import parse_policy
+
+    current = policy_in_force(ledger)
+    if current is None:
+        raise InputError("this ledger has no policy yet: the first assessment adopts one")
+    old = parse_policy(current.payload["text"]).policy
+    changes = old.governance.changes if old.governance else None
+    notice = changes.notice_days if changes else 0
+    not_before = ledger.clock() + dt.timedelta(days=notice)
+    payload = {
+        "name": loaded.policy.policy.name,
+        "version": loaded.policy.policy.version,
+        "sha256": loaded.sha256,
+        "text": loaded.text,
+        "replaces": current.payload["sha256"],
+        "diff": diff_policies(old, loaded.policy),
+        "approve_roles": list(changes.approve) if changes else [],
+        "notice_days": notice,
+        "effective_not_before": not_before.isoformat(timespec="microseconds"),
+    }
+    _require_role(ledger, key, OPERATOR)
+    return ledger.append("policy_proposed", payload, [(key, OPERATOR)])
+
+
+def approve_policy(ledger: Ledger, proposal_id: str, role: str, key: SigningKey) -> Entry:
+    proposal = ledger.get(proposal_id)
+    if proposal.kind != "policy_proposed":
+        raise InputError(f"entry {proposal_id} is a {proposal.kind}, not a policy proposal")
+    _require_role(ledger, key, role)
+    return ledger.append(
+        "policy_approval", {"proposal_entry": proposal.entry_id, "role": role}, [(key, role)]
+    )
+
+
+def adopt_policy(ledger: Ledger, proposal_id: str, key: SigningKey) -> Entry:
+    proposal = ledger.get(proposal_id)
+    if proposal.kind != "policy_proposed":
+        raise InputError(f"entry {proposal_id} is a {proposal.kind}, not a policy proposal")
+    current = policy_in_force(ledger)
+    if current is None or current.payload["sha256"] != proposal.payload["replaces"]:
+        raise InputError("the policy in force changed since this proposal; propose again")
+    approved = {
+        e.payload["role"]
+        for e in ledger.iter_entries()
+        if e.kind == "policy_approval" and e.payload.get("proposal_entry") == proposal.entry_id
+    }
+    missing = sorted(set(proposal.payload["approve_roles"]) - approved)
+    if missing:
+        raise InputError(f"proposal {proposal_id} still needs approval by {missing}")
+    now = ledger.clock().isoformat(timespec="microseconds")
+    if now < proposal.payload["effective_not_before"]:
+        raise InputError(f"the notice period runs until {proposal.payload['effective_not_before']}")
+    _require_role(ledger, key, OPERATOR)
+    fields = ("name", "version", "sha256", "text", "diff")
+    payload = {k: proposal.payload[k] for k in fields} | {"proposal_entry": proposal.entry_id}
+    return ledger.append("policy_adopted", payload, [(key, OPERATOR)])

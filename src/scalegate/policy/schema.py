@@ -208,8 +208,16 @@ class Response(Strict):
         return self
 
 
+class ChangeProcess(Strict):
+    """How this policy may be replaced: who approves, and how long the notice runs."""
+
+    approve: list[str] = Field(min_length=1)
+    notice_days: int = Field(0, ge=0)
+
+
 class Governance(Strict):
     roles: dict[str, str] = Field(default_factory=dict)
+    changes: ChangeProcess | None = None
     # action (or `override`, `policy_change`) -> roles that must sign off
     signoff: dict[str, list[str]] = Field(default_factory=dict)
     # ledger fields (`kind.field`) a public audit bundle replaces by their digests
@@ -283,6 +291,14 @@ class Policy(Strict):
         if len(set(ids)) != len(ids):
             out.append((("responses",), "response ids must be unique"))
         if self.governance:
+            for role in self.governance.changes.approve if self.governance.changes else []:
+                if role not in self.governance.roles:
+                    out.append(
+                        (
+                            ("governance", "changes", "approve"),
+                            f"unknown role '{role}' (roles: {sorted(self.governance.roles)})",
+                        )
+                    )
             for key, roles in self.governance.signoff.items():
                 for role in roles:
                     if role not in self.governance.roles:
