@@ -22,8 +22,18 @@ def test_assess_signoff_action_verify_and_bundle(tmp_path: Path, tiny_llama: Pat
     for n in ("100", "120"):
         text = text.replace(f"limit: {n},", "limit: 20,").replace(f"limit: {n}\n", "limit: 20\n")
     policy.write_text(text.replace("at_least: 0.40}", "at_least: 0.97}"))
-    res = run_cli("assess", "--policy", str(policy), "--model", f"hf/{tiny_llama}", "--out", "o",
-                  "--protection", "response_plan", cwd=tmp_path)
+    res = run_cli(
+        "assess",
+        "--policy",
+        str(policy),
+        "--model",
+        f"hf/{tiny_llama}",
+        "--out",
+        "o",
+        "--protection",
+        "response_plan",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     assert "decision entry" in res.stderr
     decision = _decision_id(tmp_path)
@@ -35,12 +45,22 @@ def test_assess_signoff_action_verify_and_bundle(tmp_path: Path, tiny_llama: Pat
 
     refused = run_cli("ledger", "record-action", decision, "external_deployment", cwd=tmp_path)
     assert refused.returncode == 2 and "sign-off missing" in refused.stderr
-    wrong_role = run_cli("signoff", decision, "--role", "ceo", "--key", ".scalegate/keys/rso.key",
-                         cwd=tmp_path)
+    wrong_role = run_cli(
+        "signoff", decision, "--role", "ceo", "--key", ".scalegate/keys/rso.key", cwd=tmp_path
+    )
     assert wrong_role.returncode == 2 and "does not hold role 'ceo'" in wrong_role.stderr
     for name in ("rso", "ceo"):
-        res = run_cli("signoff", decision, "--role", name, "--key", f".scalegate/keys/{name}.key",
-                      "--action", "external_deployment", cwd=tmp_path)
+        res = run_cli(
+            "signoff",
+            decision,
+            "--role",
+            name,
+            "--key",
+            f".scalegate/keys/{name}.key",
+            "--action",
+            "external_deployment",
+            cwd=tmp_path,
+        )
         assert res.returncode == 0, res.stderr
     res = run_cli("ledger", "record-action", decision, "external_deployment", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
@@ -59,8 +79,10 @@ def test_assess_signoff_action_verify_and_bundle(tmp_path: Path, tiny_llama: Pat
 
     con = sqlite3.connect(tmp_path / "scalegate-ledger.db")
     row = con.execute("select seq, payload from ledger_entries where kind='decision'").fetchone()
-    con.execute("update ledger_entries set payload=? where seq=?",
-                (row[1].replace('"needs_signoff"', '"allowed"', 1), row[0]))
+    con.execute(
+        "update ledger_entries set payload=? where seq=?",
+        (row[1].replace('"needs_signoff"', '"allowed"', 1), row[0]),
+    )
     con.commit()
     con.close()
     res = run_cli("ledger", "verify", cwd=tmp_path)
@@ -69,8 +91,19 @@ def test_assess_signoff_action_verify_and_bundle(tmp_path: Path, tiny_llama: Pat
 
 
 def test_assess_without_ledger_writes_nothing_there(tmp_path: Path, tiny_llama: Path) -> None:
-    res = run_cli("assess", "--model", f"hf/{tiny_llama}", "--limit", "20", "--eval", "cyber_knowledge",
-                  "--no-ledger", "--out", "o", cwd=tmp_path)
+    res = run_cli(
+        "assess",
+        "--model",
+        f"hf/{tiny_llama}",
+        "--limit",
+        "20",
+        "--eval",
+        "cyber_knowledge",
+        "--no-ledger",
+        "--out",
+        "o",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     assert not (tmp_path / "scalegate-ledger.db").exists() and not (tmp_path / ".scalegate").exists()
 
@@ -82,3 +115,76 @@ def test_existing_ledger_without_key_refuses_before_running(tmp_path: Path) -> N
     operator_key(Ledger(db_url(str(tmp_path / "l.db"))), tmp_path / "admin.key")
     res = run_cli("assess", "--db", str(tmp_path / "l.db"), cwd=tmp_path)
     assert res.returncode == 2 and "no signing key" in res.stderr
+
+
+def test_override_is_recorded_and_flagged_and_reports_verify(tmp_path: Path, tiny_llama: Path) -> None:
+    from tests.test_cli_e2e import _policy
+
+    policy = _policy(tmp_path, 0.0)  # crossed for any model: external deployment blocked
+    text = policy.read_text() + (
+        "governance:\n  roles: {board: Board, auditor: External auditor}\n  signoff: {override: [board]}\n"
+    )
+    policy.write_text(text)
+    res = run_cli(
+        "assess", "--policy", str(policy), "--model", f"hf/{tiny_llama}", "--out", "o", cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    decision = _decision_id(tmp_path)
+    run_cli("keys", "create", "board", "--role", "board", "--holder", "Board", cwd=tmp_path)
+    run_cli("keys", "create", "auditor", "--role", "auditor", "--holder", "Audit LLP", cwd=tmp_path)
+    res = run_cli(
+        "signoff",
+        decision,
+        "--role",
+        "board",
+        "--key",
+        ".scalegate/keys/board.key",
+        "--action",
+        "external_deployment",
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2 and "blocked by the decision itself" in res.stderr
+    no_reason = run_cli(
+        "override",
+        decision,
+        "--action",
+        "external_deployment",
+        "--justification",
+        " ",
+        "--key",
+        ".scalegate/keys/board.key:board",
+        cwd=tmp_path,
+    )
+    assert no_reason.returncode == 2
+    res = run_cli(
+        "override",
+        decision,
+        "--action",
+        "external_deployment",
+        "--justification",
+        "Regulator-mandated pilot",
+        "--key",
+        ".scalegate/keys/board.key:board",
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    assert run_cli("ledger", "record-action", decision, "external_deployment", cwd=tmp_path).returncode == 0
+    assert "OVERRIDE on record" in run_cli("ledger", "status", decision, cwd=tmp_path).stderr
+    res = run_cli("ledger", "report", "--text", "evals skipped on ckpt 12", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    res = run_cli(
+        "audit",
+        "statement",
+        "--text",
+        "Reviewed; no exceptions",
+        "--key",
+        ".scalegate/keys/auditor.key",
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    res = run_cli("ledger", "verify", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    entries = json.loads(run_cli("ledger", "show", "--json", cwd=tmp_path).stdout)
+    kinds = [e["kind"] for e in entries]
+    assert kinds[-4:] == ["override", "action_taken", "noncompliance_report", "audit_statement"]
+    assert entries[-2]["payload"]["reporter"] == "anonymous"

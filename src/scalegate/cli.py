@@ -181,6 +181,7 @@ def assess(
         from scalegate.ledger.workflow import record_assessment
 
         _, decision_entry = record_assessment(ledger, loaded, result, signer)
+        ledger_cli.print_override_flags(ledger)
         err.print(
             f"[dim]ledger[/] {ledger.url}: decision entry [bold]{decision_entry.entry_id}[/] "
             f"(`scalegate ledger status {decision_entry.entry_id[:12]}`)"

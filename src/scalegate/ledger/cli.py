@@ -60,6 +60,7 @@ def show(
     if as_json:
         sys.stdout.write(json.dumps([e.model_dump(mode="json") for e in entries], indent=2) + "\n")
         return
+    print_override_flags(ledger)
     t = Table(title=f"Ledger {ledger.url}")
     for col in ("seq", "id", "kind", "time (UTC)", "signed by", "summary"):
         t.add_column(col)
@@ -140,7 +141,9 @@ def status(decision_id: str, db: DbOpt = None) -> None:
     t = Table(title=f"Decision {decision_id}")
     for col in ("action", "decision", "sign-off needed", "signed", "refused", "effective"):
         t.add_column(col)
-    for name, s in action_status(open_ledger(db), decision_id).items():
+    ledger = open_ledger(db)
+    print_override_flags(ledger)
+    for name, s in action_status(ledger, decision_id).items():
         t.add_row(
             name,
             s["decision"],
@@ -323,3 +326,44 @@ def policy_adopt(proposal_id: str, db: DbOpt = None, key: KeyOpt = None) -> None
 
     e = adopt_policy(open_ledger(db), proposal_id, _key(key))
     out.print(f"adopted {e.payload['name']} v{e.payload['version']}: entry {e.seq}")
+
+
+@audit_app.command("statement")
+def audit_statement_cmd(
+    text: Annotated[str, typer.Option(help="The statement.")],
+    scope: Annotated[str, typer.Option(help="What was audited.")] = "ledger",
+    role: Annotated[str, typer.Option(help="The role you sign in.")] = "auditor",
+    key: KeyOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Record an external audit statement, signed by a key in the auditor role."""
+    from scalegate.ledger.workflow import audit_statement
+
+    e = audit_statement(open_ledger(db), text, scope, _key(key), role)
+    out.print(f"audit statement recorded: entry {e.seq}, covering entries 1..{e.payload['covers']['seq']}")
+
+
+@ledger_app.command("report")
+def report_cmd(
+    text: Annotated[str, typer.Option(help="What happened.")],
+    reporter: Annotated[str | None, typer.Option(help="Your name; omit to report anonymously.")] = None,
+    key: KeyOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """File a noncompliance report (anonymous unless --reporter is given)."""
+    from scalegate.ledger.workflow import report_noncompliance
+
+    e = report_noncompliance(open_ledger(db), text, _key(key), reporter)
+    out.print(f"noncompliance report recorded: entry {e.seq}")
+
+
+def print_override_flags(ledger) -> None:  # type: ignore[no-untyped-def]
+    """Overrides stay visible: every report that reads the ledger lists them."""
+    from scalegate.ledger.workflow import overrides_on_record
+
+    for e in overrides_on_record(ledger):
+        p = e.payload
+        err.print(
+            f"[bold yellow]OVERRIDE on record[/] entry {e.seq}: {p['action']} on decision "
+            f"{p['decision_entry'][:12]} by {', '.join(p['required_roles'])}: {p['justification']}"
+        )

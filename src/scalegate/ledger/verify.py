@@ -195,6 +195,13 @@ def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
             if not roles >= policy_roles | need:
                 bad(f"override lacks valid signatures for roles {sorted((policy_roles | need) - roles)}")
             state.overrides.add((decision.entry_id, str(p.get("action"))))
+    elif e.kind == "audit_statement":
+        covered = p.get("covers") or {}
+        target = next((x for x in state.entries.values() if x.seq == covered.get("seq")), None)
+        if covered.get("seq") == 0 and covered.get("hash") == GENESIS:
+            target = None
+        elif target is None or target.entry_hash != covered.get("hash"):
+            bad("audit statement covers a ledger state that does not match this chain")
     elif e.kind == "action_taken":
         decision = _ref(e, state, "decision_entry", "decision", bad)
         if decision is not None:

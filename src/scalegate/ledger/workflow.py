@@ -324,3 +324,27 @@ def adopt_policy(ledger: Ledger, proposal_id: str, key: SigningKey) -> Entry:
     fields = ("name", "version", "sha256", "text", "diff")
     payload = {k: proposal.payload[k] for k in fields} | {"proposal_entry": proposal.entry_id}
     return ledger.append("policy_adopted", payload, [(key, OPERATOR)])
+
+
+def report_noncompliance(ledger: Ledger, text: str, key: SigningKey, reporter: str | None) -> Entry:
+    """A noncompliance report. Anonymous reports are appended by the operator on the
+    reporter's behalf, with no identity recorded; named ones carry the reporter's name
+    (a restricted field by default, so public bundles keep only its digest)."""
+    if not text.strip():
+        raise InputError("a noncompliance report needs a description")
+    _require_role(ledger, key, OPERATOR)
+    payload = {"text": text, "reporter": reporter or "anonymous"}
+    return ledger.append("noncompliance_report", payload, [(key, OPERATOR)])
+
+
+def audit_statement(ledger: Ledger, text: str, scope: str, key: SigningKey, role: str = "auditor") -> Entry:
+    """An external auditor's statement, signed in the auditor role, covering the ledger up to now."""
+    _require_role(ledger, key, role)
+    seq, head = ledger.head()
+    payload = {"text": text, "scope": scope, "covers": {"seq": seq, "hash": head}}
+    return ledger.append("audit_statement", payload, [(key, role)])
+
+
+def overrides_on_record(ledger: Ledger) -> list[Entry]:
+    """Every override, for the flag that later reports carry."""
+    return [e for e in ledger.iter_entries() if e.kind == "override"]
