@@ -32,6 +32,7 @@ lint: install
 
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_assess.py
+	$(BIN)/python benchmarks/bench_gatekeeper.py
 
 bench-ledger: install
 	$(BIN)/python benchmarks/bench_ledger.py

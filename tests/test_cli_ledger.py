@@ -73,6 +73,11 @@ def test_assess_signoff_action_verify_and_bundle(tmp_path: Path, tiny_llama: Pat
     assert res.returncode == 0, res.stderr
     assert run_cli("ledger", "verify", "--bundle", str(tmp_path / "bundle")).returncode == 0
     assert str(tmp_path / "o") not in (tmp_path / "bundle" / "entries.jsonl").read_text()
+    # a bundle with its last entry cut off no longer reaches the head its manifest names
+    lines = (tmp_path / "bundle" / "entries.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "bundle" / "entries.jsonl").write_text("".join(lines[:-1]))
+    res = run_cli("ledger", "verify", "--bundle", str(tmp_path / "bundle"))
+    assert res.returncode == 4 and "anchor mismatch" in res.stderr
 
     # tamper with the stored decision: verify names the entry and exits 4
     import sqlite3

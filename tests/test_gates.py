@@ -632,3 +632,42 @@ def test_blocked_action_stays_blocked_even_under_signoff() -> None:
     ev = evidence(*(ok(e, CROSSES_HALF) for e in policy.evals))
     decision = decide(policy, build_scorecard(policy, ev), set())
     assert decision.actions["external_deployment"].status is ActionStatus.blocked
+
+
+COMPUTE_CAP = """\
+scalegate: 1
+policy: {name: compute cap, version: "1"}
+levels: [low, high]
+evals:
+  e: {task: t}
+domains:
+  d:
+    title: D
+    thresholds:
+      high: {description: h, when: {eval: e, at_least: 0.9}}
+responses:
+  - id: cap
+    if: {effective_compute_at_least: 1.0e25}
+    block: [continue_training]
+"""
+
+
+@pytest.mark.parametrize(
+    ("compute", "status"),
+    [(9.9e24, ActionStatus.allowed), (1.0e25, ActionStatus.blocked), (None, ActionStatus.blocked)],
+)
+def test_compute_condition_blocks_at_the_cap_and_when_compute_is_unknown(
+    compute: float | None, status: ActionStatus
+) -> None:
+    policy = policy_from(COMPUTE_CAP)
+    card = build_scorecard(policy, evidence(ok("e", BELOW_HALF)), compute)
+    decision = decide(policy, card, set())
+    assert decision.actions["continue_training"].status is status
+    assert decision.actions["external_deployment"].status is ActionStatus.allowed
+    if status is ActionStatus.blocked:
+        facts = decision.actions["continue_training"].reasons[0].facts
+        assert facts == (
+            ["effective compute unknown (limit 1e+25 FLOP)"]
+            if compute is None
+            else ["effective compute 1e+25 >= 1e+25 FLOP"]
+        )

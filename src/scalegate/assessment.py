@@ -131,7 +131,7 @@ def run_assessment(
         evidence[planned.eval_id] = ev
         _write_json(evidence_dir / f"{planned.eval_id}.json", ev.model_dump(mode="json"))
         sink.eval_finished(ev)
-    scorecard = build_scorecard(policy, evidence)
+    scorecard = build_scorecard(policy, evidence, plan.checkpoint.effective_compute)
     decision = decide(policy, scorecard, protections)
     result = Assessment(
         scalegate_version=__version__,
@@ -173,7 +173,7 @@ def check_protections(policy: Policy, protections: set[str]) -> None:
 
 def recompute(loaded: LoadedPolicy, assessment: Assessment) -> tuple[Scorecard, Decision]:
     """The decision from recorded inputs alone: what an auditor runs to check a record."""
-    scorecard = build_scorecard(loaded.policy, assessment.evidence)
+    scorecard = build_scorecard(loaded.policy, assessment.evidence, assessment.checkpoint.effective_compute)
     return scorecard, decide(loaded.policy, scorecard, set(assessment.protections_in_place))
 
 

@@ -196,6 +196,116 @@ def assess(
         raise typer.Exit(EXIT_REQUIRE)
 
 
+@app.command("compute")
+def compute_cmd(
+    parameters: Annotated[float, typer.Option(help="Model parameters, e.g. 7e9.")],
+    tokens: Annotated[float, typer.Option(help="Training tokens so far, e.g. 2e12.")],
+    multiplier: Annotated[
+        float, typer.Option(help="Algorithmic-efficiency multiplier relative to the reference recipe.")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Estimate training FLOP (6 x parameters x tokens, dense transformers) and effective compute."""
+    from scalegate.compute import estimate_from_args
+
+    try:
+        figures = estimate_from_args(parameters, tokens, multiplier)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+        return
+    Console().print(
+        f"training FLOP      {figures['training_flop']:.3e}  (6 x {parameters:.3g} x {tokens:.3g})\n"
+        f"effective compute  {figures['effective_compute']:.3e}  (x {multiplier:g} algorithmic efficiency)"
+    )
+
+
+@app.command("forecast")
+def forecast_cmd(
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from", help="A training run's gatekeeper folder (default: the ledger's assessments)."
+        ),
+    ] = None,
+    policy: Annotated[
+        str | None, typer.Option("--policy", "-p", help="Policy for the lines (default: the one in force).")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the PNG plots.")] = Path("forecast"),
+    db: ledger_cli.DbOpt = None,
+) -> None:
+    """Project when each threshold and alert line will be crossed, from assessments so far.
+
+    Fits each eval's accuracy against log effective compute (logistic with a floor at chance;
+    logit-linear with few points), prints the projected crossing with a 90% interval, and
+    writes one plot per eval.
+    """
+    from rich.table import Table
+
+    from scalegate.forecast import Point, plot, project_crossing
+    from scalegate.gatekeeper import threshold_lines
+    from scalegate.policy import load_policy, parse_policy
+
+    if source is not None:
+        state = json.loads((source / "gatekeeper.json").read_text())
+        loaded = load_policy(policy or "reference")
+        history = [(r["effective_compute"], r["counts"]) for r in state["history"]]
+    else:
+        from scalegate.ledger.workflow import policy_in_force
+
+        ledger = ledger_cli.open_ledger(db)
+        current = policy_in_force(ledger)
+        if current is None and policy is None:
+            raise InputError("the ledger has no assessments; pass --from a gatekeeper folder")
+        loaded = load_policy(policy) if policy else parse_policy(current.payload["text"])  # type: ignore[union-attr]
+        history = []
+        for e in ledger.iter_entries():
+            ec = (
+                (e.payload.get("checkpoint") or {}).get("effective_compute")
+                if e.kind == "assessment"
+                else None
+            )
+            if ec and e.payload.get("policy", {}).get("sha256") == loaded.sha256:
+                counts = {
+                    k: [m["successes"], m["n"]]
+                    for k, ev in e.payload["evidence"].items()
+                    if ev["status"] == "ok"
+                    for m in ev["metrics"].values()
+                }
+                history.append((ec, counts))
+    pol = loaded.policy
+    table = Table(title="Projected crossings (effective compute, FLOP)")
+    for col in ("line", "eval", "value", "points", "median", "90% interval", "note"):
+        table.add_column(col)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for eval_id in pol.evals:
+        points = [Point(ec, *c[eval_id]) for ec, c in sorted(history) if eval_id in c]
+        lines = {label: value for e, value, label in threshold_lines(pol) if e == eval_id}
+        if not points or not lines:
+            continue
+        for label, value in lines.items():
+            if len(points) < 2:
+                table.add_row(
+                    label, eval_id, f"{value:g}", str(len(points)), "-", "-", "needs 2+ assessments"
+                )
+                continue
+            c = project_crossing(points, value, floor=pol.evals[eval_id].chance)
+            interval = f"{c.low:.3g} - {c.high:.3g}" if c.low and c.high else "-"
+            median = "crossed" if c.already_crossed else (f"{c.median:.3g}" if c.median else "-")
+            table.add_row(label, eval_id, f"{value:g}", str(len(points)), median, interval, c.note)
+        if len(points) >= 2:
+            plot(
+                {eval_id: points},
+                lines,
+                out_dir / f"forecast-{eval_id}.png",
+                floor=pol.evals[eval_id].chance,
+                title=f"{pol.policy.name}: {eval_id}",
+            )
+    Console().print(table)
+    err.print(f"[dim]plots in {out_dir}/[/]")
+
+
 @policy_app.command("validate")
 def policy_validate(
     files: Annotated[list[str], typer.Argument(help="Policy YAML files or preset names.")],

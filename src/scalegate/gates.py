@@ -149,6 +149,11 @@ def _matches(policy: Policy, cond: ResponseCondition, card: Scorecard) -> _Match
         return _alert_fact(card.pre_mitigation.domains, cond.alert, cond.domains)
     if cond.evidence is not None:
         return _evidence_fact(card, list(cond.evidence))
+    if cond.effective_compute_at_least is not None:
+        ec, limit = card.effective_compute, cond.effective_compute_at_least
+        if ec is None:
+            return _Match(holds=True, facts=[f"effective compute unknown (limit {limit:.3g} FLOP)"])
+        return _Match(holds=ec >= limit, facts=[f"effective compute {ec:.3g} >= {limit:.3g} FLOP"])
     children = [_matches(policy, c, card) for c in cond.children()]
     if cond.not_ is not None:
         inner = children[0]

@@ -89,6 +89,7 @@ class Scorecard(BaseModel):
     post_mitigation: MitigationView
     evidence_status: dict[str, EvidenceStatus]
     inconclusive: bool
+    effective_compute: float | None = None
 
 
 POST_EQUALS_PRE = "No mitigations are declared, so post-mitigation evidence is the pre-mitigation evidence."
@@ -200,7 +201,9 @@ def score_domains(policy: Policy, evidence: dict[str, EvalEvidence]) -> dict[str
     return out
 
 
-def build_scorecard(policy: Policy, evidence: dict[str, EvalEvidence]) -> Scorecard:
+def build_scorecard(
+    policy: Policy, evidence: dict[str, EvalEvidence], effective_compute: float | None = None
+) -> Scorecard:
     """Every eval the policy names gets a status; one it never ran is `missing`."""
     pre = score_domains(policy, evidence)
     statuses = {
@@ -213,4 +216,5 @@ def build_scorecard(policy: Policy, evidence: dict[str, EvalEvidence]) -> Scorec
         post_mitigation=MitigationView(domains=pre, note=POST_EQUALS_PRE),
         evidence_status=statuses,
         inconclusive=inconclusive,
+        effective_compute=effective_compute,
     )

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scalegate.errors import InputError
 from scalegate.ledger.records import sha256_hex
-from scalegate.ledger.store import Ledger
+
+if TYPE_CHECKING:  # verifying a bundle needs no database driver
+    from scalegate.ledger.store import Ledger
 
 BUNDLE_SCHEMA = "scalegate.audit-bundle/1"
 
@@ -98,7 +100,9 @@ def export(
     return manifest
 
 
-def read_bundle(path: Path) -> list[dict[str, Any]]:
+def read_bundle(path: Path) -> tuple[list[dict[str, Any]], tuple[int, str]]:
+    """The bundle's rows and the head its manifest claims: verify checks the rows reach it,
+    so a bundle with its last entries cut off does not verify."""
     try:
         manifest = json.loads((path / "manifest.json").read_text())
         body = (path / "entries.jsonl").read_text()
@@ -112,4 +116,5 @@ def read_bundle(path: Path) -> list[dict[str, Any]]:
             rows.append(json.loads(line))
         except ValueError:
             rows.append({"seq": n})  # reported as an entry that does not parse
-    return rows
+    head = manifest.get("head") or {}
+    return rows, (int(head.get("seq", -1)), str(head.get("hash", "")))

@@ -113,7 +113,9 @@ def verify(
     if bundle is not None:
         from scalegate.ledger.audit import read_bundle
 
-        rows, source = read_bundle(bundle), str(bundle)
+        rows, claimed_head = read_bundle(bundle)
+        source = str(bundle)
+        pin = pin or claimed_head
     else:
         ledger = open_ledger(db)
         rows, source = list(ledger.raw_rows()), ledger.url
@@ -123,7 +125,11 @@ def verify(
     if problems:
         err.print(f"[bold red]{len(problems)} problem(s)[/] in {len(rows)} entries of {source}")
         raise typer.Exit(4)
-    out.print(f"[green]ok[/] {len(rows)} entries of {source} verify")
+    last = rows[-1] if rows else {}
+    out.print(
+        f"[green]ok[/] {len(rows)} entries of {source} verify; head "
+        f"{last.get('seq', 0)}:{last.get('entry_hash', '-')} (compare with the published head)"
+    )
 
 
 @ledger_app.command("head")

@@ -35,6 +35,7 @@ from scalegate.ledger.records import (
 )
 
 DEFAULT_DB = "scalegate-ledger.db"
+_WRITE = "scalegate_write"
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = sa.MetaData()
@@ -83,7 +84,8 @@ def _engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # writers take the write lock up front (no deadlock on upgrade); readers do not
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get(_WRITE) else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -110,11 +112,22 @@ class Ledger:
 
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction: on SQLite it starts with the write lock held."""
+        with self.engine.connect() as conn:
+            conn.info[_WRITE] = True
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.info.pop(_WRITE, None)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -132,7 +145,7 @@ class Ledger:
         salts = {k: new_salt() for k in payload}
         digests = {k: field_digest(k, v, salts[k]) for k, v in payload.items()}
         who = actor or f"{getpass.getuser()}@{socket.gethostname()}"
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             head_q = sa.select(head_t.c.seq, head_t.c.entry_hash).where(head_t.c.id == 1)
             if conn.dialect.name == "postgresql":
                 head_q = head_q.with_for_update()
@@ -193,7 +206,9 @@ class Ledger:
 
     def get(self, entry_id: str) -> Entry:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(entries_t).where(entries_t.c.entry_id.startswith(entry_id))).all()
+            row = conn.execute(
+                sa.select(entries_t).where(entries_t.c.entry_id.startswith(entry_id, autoescape=True))
+            ).all()
         if len(row) != 1:
             raise InputError(
                 f"no ledger entry with id {entry_id!r}" if not row else f"id prefix {entry_id!r} is ambiguous"

@@ -42,6 +42,7 @@ class _Key:
 class _State:
     keys: dict[str, _Key] = field(default_factory=dict)
     entries: dict[str, Entry] = field(default_factory=dict)
+    by_seq: dict[int, Entry] = field(default_factory=dict)
     policies: dict[str, str] = field(default_factory=dict)  # sha256 -> text
     signoffs: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (decision, action) -> roles
     overrides: set[tuple[str, str]] = field(default_factory=set)
@@ -73,18 +74,22 @@ def verify_entries(
             bad("does not link to the previous entry (prev_hash mismatch)")
         if set(e.salts) != set(e.payload):
             bad("payload fields and salts do not match")
-        elif e.computed_hash() != e.entry_hash:
+        elif not all(_is_hex(v) for v in e.salts.values()) or e.computed_hash() != e.entry_hash:
             bad("content does not match its hash (altered)")
         if e.created_at < last_time:
             bad(f"timestamp {e.created_at} is earlier than the entry before it (backdated)")
-        roles = _check_signatures(e, state, bad)
-        _check_kind(e, roles, state, bad)
+        try:
+            roles = _check_signatures(e, state, bad)
+            _check_kind(e, roles, state, bad)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            bad(f"malformed entry ({type(exc).__name__}: {exc})")
         state.entries[e.entry_id] = e
+        state.by_seq[e.seq] = e
         prev_hash, expected_seq, last_time = e.entry_hash, e.seq + 1, max(last_time, e.created_at)
     if anchor is not None:
         seq, h = anchor
-        found = [x for x in state.entries.values() if x.seq == seq]
-        if not found or found[0].entry_hash != h:
+        found = state.by_seq.get(seq)
+        if found is None or found.entry_hash != h:
             problems.append(Problem(seq, None, f"anchor mismatch: entry {seq} should have hash {h}"))
     return problems
 
@@ -134,8 +139,21 @@ def _ref(e: Entry, state: _State, field_name: str, kind: str, bad: Any) -> Entry
     return target
 
 
+#: Entries the ledger's operator writes; any other signer is a finding.
+OPERATOR_KINDS = {
+    "policy_proposed",
+    "policy_adopted",
+    "assessment",
+    "decision",
+    "action_taken",
+    "noncompliance_report",
+}
+
+
 def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
     p = e.payload
+    if e.kind in OPERATOR_KINDS and "operator" not in roles:
+        bad(f"a {e.kind} entry must be signed in the operator role")
     if e.kind == "key_registered":
         kid, pub = p.get("key_id"), p.get("public_key")
         if not isinstance(pub, str) or not _is_hex(pub) or key_id_of(pub) != kid:
@@ -197,7 +215,7 @@ def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
             state.overrides.add((decision.entry_id, str(p.get("action"))))
     elif e.kind == "audit_statement":
         covered = p.get("covers") or {}
-        target = next((x for x in state.entries.values() if x.seq == covered.get("seq")), None)
+        target = state.by_seq.get(covered.get("seq"))  # type: ignore[arg-type]
         if covered.get("seq") == 0 and covered.get("hash") == GENESIS:
             target = None
         elif target is None or target.entry_hash != covered.get("hash"):
@@ -251,8 +269,8 @@ def _check_decision(e: Entry, state: _State, bad: Any) -> None:
     from scalegate.scoring import build_scorecard
 
     assessment = _ref(e, state, "assessment_entry", "assessment", bad)
-    if assessment is None or "evidence" not in assessment.payload:
-        return  # a redacted assessment cannot be recomputed; its hash still verifies
+    if assessment is None or "evidence" not in assessment.payload or "decision" not in e.payload:
+        return  # redacted inputs cannot be recomputed; their hashes still verify
     text = state.policies.get(str(e.payload.get("policy_sha256")))
     if text is None:
         bad("decision cites a policy that was never adopted in this ledger")
@@ -267,13 +285,19 @@ def _check_decision(e: Entry, state: _State, bad: Any) -> None:
         bad(f"decision inputs do not parse: {exc}")
         return
     again = decide(
-        policy, build_scorecard(policy, evidence), set(e.payload.get("protections_in_place") or [])
+        policy,
+        build_scorecard(
+            policy, evidence, (assessment.payload.get("checkpoint") or {}).get("effective_compute")
+        ),
+        set(e.payload.get("protections_in_place") or []),
     )
     if again != recorded:
         bad("recorded decision differs from the decision recomputed from its inputs")
 
 
 def _check_action(e: Entry, decision: Entry, state: _State, bad: Any) -> None:
+    if "decision" not in decision.payload:
+        return  # the decision was redacted from this bundle; the full ledger checks this
     action = str(e.payload.get("action"))
     actions = (decision.payload.get("decision") or {}).get("actions", {})
     status = (actions.get(action) or {}).get("status")

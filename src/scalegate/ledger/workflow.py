@@ -68,6 +68,8 @@ def operator_key(ledger: Ledger, path: Path | None = None) -> SigningKey:
 def register(
     ledger: Ledger, key: SigningKey, roles: list[str], holder: str, admin: SigningKey | None
 ) -> Entry:
+    if key.key_id in registry(ledger):
+        raise InputError(f"key {key.key_id} is already registered")
     signers = [(key, SELF)]
     if admin is not None:
         _require_role(ledger, admin, ADMIN)
@@ -87,6 +89,8 @@ def revoke(ledger: Ledger, key_id: str, reason: str, signer: SigningKey) -> Entr
     reg = registry(ledger)
     if key_id not in reg:
         raise InputError(f"no registered key {key_id}")
+    if reg[key_id]["revoked"]:
+        raise InputError(f"key {key_id} is already revoked")
     role = SELF if signer.key_id == key_id else ADMIN
     if role == ADMIN:
         _require_role(ledger, signer, ADMIN)
@@ -116,6 +120,7 @@ def check_policy(ledger: Ledger, loaded: Any) -> None:
 
 def record_assessment(ledger: Ledger, loaded: Any, assessment: Any, key: SigningKey) -> tuple[Entry, Entry]:
     """Append the policy (on a new ledger), the assessment and the decision."""
+    _require_role(ledger, key, OPERATOR)
     check_policy(ledger, loaded)
     if policy_in_force(ledger) is None:
         meta = loaded.policy.policy

@@ -91,6 +91,8 @@ class EvalSpec(Strict):
     args: dict[str, Any] = Field(default_factory=dict)
     metric: str = "accuracy"
     description: str | None = None
+    # score of random guessing (0.25 for four options): the floor of capability forecasts
+    chance: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class ThresholdCondition(Strict):
@@ -156,6 +158,8 @@ class ResponseCondition(Strict):
     post_mitigation_at_least: str | None = None
     alert: bool | None = None
     evidence: list[EvidenceRuleStatus] | None = None
+    # the checkpoint's effective training compute (FLOP); unknown compute counts as reached
+    effective_compute_at_least: float | None = Field(None, gt=0)
     # Restricts level and alert facts to these domains (default: any domain).
     domains: list[str] | None = None
     all: list[ResponseCondition] | None = None
@@ -169,14 +173,17 @@ class ResponseCondition(Strict):
             self.post_mitigation_at_least is not None,
             self.alert is not None,
             self.evidence is not None,
+            self.effective_compute_at_least is not None,
         ]
         combos = [self.all is not None, self.any is not None, self.not_ is not None]
         if sum(facts) + sum(combos) != 1:
             raise ValueError(
                 "expected exactly one of: pre_mitigation_at_least, post_mitigation_at_least, "
-                "alert, evidence, all, any, not"
+                "alert, evidence, effective_compute_at_least, all, any, not"
             )
-        if self.domains is not None and not (sum(facts) and self.evidence is None):
+        if self.domains is not None and not (
+            sum(facts) and self.evidence is None and self.effective_compute_at_least is None
+        ):
             raise ValueError("`domains` narrows a level or alert fact; use it beside one")
         if self.evidence is not None and not self.evidence:
             raise ValueError("evidence needs at least one status")
@@ -225,9 +232,17 @@ class Governance(Strict):
 
 
 class Cadence(Strict):
+    """When an assessment is due: whichever trigger comes first."""
+
     every_effective_compute_multiple: float | None = Field(None, gt=1.0)
     max_days: int | None = Field(None, ge=1)
+    # Anthropic RSP v2: accumulated post-training enhancements count, measured in calendar time
+    post_training_months: float | None = Field(None, gt=0)
     during_training: bool = True
+    # a fired alert pauses training (not only a crossed threshold)
+    alerts_pause_training: bool = False
+    # when a forecast projects a crossing before the next scheduled assessment, assess early
+    shorten_on_forecast: bool = True
 
 
 class Policy(Strict):
