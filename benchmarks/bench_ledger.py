@@ -62,21 +62,10 @@ def payload(i: int) -> dict[str, Any]:
 
 
 def raw_table() -> sa.Table:
-    """A table of the same shape as `ledger_entries` (migration 0001), under another name."""
-    return sa.Table(
-        RAW_TABLE,
-        sa.MetaData(),
-        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-        sa.Column("entry_id", sa.String(64), nullable=False, unique=True),
-        sa.Column("kind", sa.String(40), nullable=False),
-        sa.Column("created_at", sa.String(40), nullable=False),
-        sa.Column("actor", sa.String(200), nullable=False),
-        sa.Column("payload", sa.Text, nullable=False),
-        sa.Column("salts", sa.Text, nullable=False),
-        sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
-        sa.Column("signatures", sa.Text, nullable=False),
-        sa.Column("entry_hash", sa.String(64), nullable=False, unique=True),
-    )
+    """A table of the same shape as `ledger_entries` (columns, indexes), under another name."""
+    from scalegate.ledger.store import entries_t
+
+    return entries_t.to_metadata(sa.MetaData(), name=RAW_TABLE)
 
 
 def log(msg: str) -> None:

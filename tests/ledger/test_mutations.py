@@ -21,13 +21,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import sqlalchemy as sa
 
 from scalegate.ledger.keys import SigningKey
-from scalegate.ledger.records import GENESIS, new_salt
+from scalegate.ledger.records import GENESIS, EntryKind, new_salt
 from scalegate.ledger.store import entries_t
 from scalegate.ledger.verify import Problem, verify_entries
 from tests.ledger.conftest import BACKENDS, Built, backend_url, build_realistic
@@ -37,21 +37,7 @@ SEED = 20261123
 TRIALS = 1000
 SQL_EVERY = 4  # 250 of the 1000 trials per backend go through the database
 
-ENTRY_KINDS = [
-    "key_registered",
-    "key_revoked",
-    "policy_proposed",
-    "policy_approval",
-    "policy_adopted",
-    "assessment",
-    "decision",
-    "signoff",
-    "signoff_refused",
-    "override",
-    "action_taken",
-    "noncompliance_report",
-    "audit_statement",
-]
+ENTRY_KINDS = list(get_args(EntryKind))
 
 
 # ----------------------------------------------------------------------------- fixtures

@@ -39,19 +39,20 @@ _WRITE = "scalegate_write"
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 metadata = sa.MetaData()
+# The live schema; migrations/ holds the history that creates it (kept as frozen snapshots).
 entries_t = sa.Table(
     "ledger_entries",
     metadata,
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("entry_id", sa.String(64)),
-    sa.Column("kind", sa.String(40)),
-    sa.Column("created_at", sa.String(40)),
-    sa.Column("actor", sa.String(200)),
-    sa.Column("payload", sa.Text),
-    sa.Column("salts", sa.Text),
-    sa.Column("prev_hash", sa.String(64)),
-    sa.Column("signatures", sa.Text),
-    sa.Column("entry_hash", sa.String(64)),
+    sa.Column("entry_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("salts", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("signatures", sa.Text, nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False, unique=True),
 )
 head_t = sa.Table(
     "ledger_head",
