@@ -290,7 +290,11 @@ def forecast_cmd(
                     label, eval_id, f"{value:g}", str(len(points)), "-", "-", "needs 2+ assessments"
                 )
                 continue
-            c = project_crossing(points, value, floor=pol.evals[eval_id].chance)
+            try:
+                c = project_crossing(points, value, floor=pol.evals[eval_id].chance)
+            except ValueError as exc:  # e.g. every assessment at the same compute
+                table.add_row(label, eval_id, f"{value:g}", str(len(points)), "-", "-", str(exc))
+                continue
             interval = f"{c.low:.3g} - {c.high:.3g}" if c.low and c.high else "-"
             median = "crossed" if c.already_crossed else (f"{c.median:.3g}" if c.median else "-")
             table.add_row(label, eval_id, f"{value:g}", str(len(points)), median, interval, c.note)

@@ -250,7 +250,10 @@ class Gatekeeper:
             if len(points) < 2:
                 continue
             chance = self.policy.evals[eval_id].chance
-            crossing = project_crossing(points, line, floor=chance)
+            try:
+                crossing = project_crossing(points, line, floor=chance)
+            except ValueError:  # fewer than two distinct compute values: nothing to project yet
+                continue
             if crossing.already_crossed or crossing.median is None or crossing.low is None:
                 continue
             soonest = crossing.low
