@@ -906,7 +906,7 @@ def _named_entry(name: str) -> Callable[[Built, list[Row]], int]:
     return lambda b, rows: next(i for i, r in enumerate(rows) if r["entry_id"] == b.ids[name])
 
 
-def _crash(reason: str, exc: type[Exception]) -> tuple[pytest.MarkDecorator, ...]:
+def _was_crash(reason: str, exc: type[Exception]) -> tuple[pytest.MarkDecorator, ...]:
     """Formerly a crash of verify ({exc} from {reason}); now it must be reported as a problem."""
     return ()
 
@@ -916,77 +916,77 @@ TYPE_CONFUSED = [
         _first_of("key_registered"),
         ("salts", "key_id"),
         "zz",
-        marks=_crash("non-hex salt -> bytes.fromhex in records.field_digest", ValueError),
+        marks=_was_crash("non-hex salt -> bytes.fromhex in records.field_digest", ValueError),
         id="salt-not-hex",
     ),
     pytest.param(
         _named_entry("register_auditor"),
         ("payload", "public_key"),
         5,
-        marks=_crash("public_key not a str -> bytes.fromhex in keys.verify", TypeError),
+        marks=_was_crash("public_key not a str -> bytes.fromhex in keys.verify", TypeError),
         id="public_key-int",
     ),
     pytest.param(
         _named_entry("register_auditor"),
         ("payload", "roles"),
         5,
-        marks=_crash("set(p.get('roles')) on an int in _check_kind", TypeError),
+        marks=_was_crash("set(p.get('roles')) on an int in _check_kind", TypeError),
         id="roles-int",
     ),
     pytest.param(
         _named_entry("register_auditor"),
         ("payload", "roles"),
         [["auditor"]],
-        marks=_crash("set() of unhashable roles in _check_kind", TypeError),
+        marks=_was_crash("set() of unhashable roles in _check_kind", TypeError),
         id="roles-nested",
     ),
     pytest.param(
         _named_entry("revoke_deputy"),
         ("payload", "key_id"),
         ["x"],
-        marks=_crash("`kid not in state.keys` with a list key_id", TypeError),
+        marks=_was_crash("`kid not in state.keys` with a list key_id", TypeError),
         id="revoked-key_id-list",
     ),
     pytest.param(
         _named_entry("assessment1"),
         ("payload", "policy"),
         "reference",
-        marks=_crash("p.get('policy', {}).get on a str", AttributeError),
+        marks=_was_crash("p.get('policy', {}).get on a str", AttributeError),
         id="assessment-policy-str",
     ),
     pytest.param(
         _named_entry("signoff_rso"),
         ("payload", "role"),
         ["rso"],
-        marks=_crash("`role not in roles` with a list role", TypeError),
+        marks=_was_crash("`role not in roles` with a list role", TypeError),
         id="signoff-role-list",
     ),
     pytest.param(
         _named_entry("override"),
         ("payload", "required_roles"),
         3,
-        marks=_crash("set(required_roles) on an int", TypeError),
+        marks=_was_crash("set(required_roles) on an int", TypeError),
         id="override-required_roles-int",
     ),
     pytest.param(
         _named_entry("decision1"),
         ("payload", "protections_in_place"),
         7,
-        marks=_crash("set(protections_in_place) outside the try in _check_decision", TypeError),
+        marks=_was_crash("set(protections_in_place) outside the try in _check_decision", TypeError),
         id="decision-protections-int",
     ),
     pytest.param(
         _named_entry("decision1"),
         ("payload", "decision", "actions"),
         [],
-        marks=_crash("actions.get in _check_action (on a later action_taken)", AttributeError),
+        marks=_was_crash("actions.get in _check_action (on a later action_taken)", AttributeError),
         id="decision-actions-list",
     ),
     pytest.param(
         _named_entry("audit_statement"),
         ("payload", "covers"),
         [1],
-        marks=_crash("covered.get on a list in _check_kind", AttributeError),
+        marks=_was_crash("covered.get on a list in _check_kind", AttributeError),
         id="audit-covers-list",
     ),
 ]
