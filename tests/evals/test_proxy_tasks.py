@@ -87,3 +87,18 @@ def test_batched_letter_logprobs_equal_one_at_a_time(tiny_llama: Path) -> None:
     single = [letter_logprobs(model, tok, [p], ids)[0] for p in prompts]
     for b, s in zip(batched, single, strict=True):
         assert b == pytest.approx(s, abs=1e-4)
+
+
+def test_modular_questions_are_correct_complete_and_seeded() -> None:
+    from scalegate.evals.mmlu import modular_questions
+
+    qs = modular_questions(10, seed=1)
+    assert len(qs) == 100 and len({q.id for q in qs}) == 100
+    for q in qs:
+        a, b = (int(x) for x in q.question.removeprefix("What is ").removesuffix(" modulo 10?").split(" + "))
+        assert q.choices["ABCD".index(q.answer)] == str((a + b) % 10)
+        assert len(set(q.choices)) == 4
+    assert [q.id for q in modular_questions(10, seed=1)] == [q.id for q in qs]
+    assert [q.id for q in modular_questions(10, seed=2)] != [q.id for q in qs]
+    with pytest.raises(InputError):
+        modular_questions(3)

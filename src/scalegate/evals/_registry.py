@@ -1,5 +1,5 @@
 """Inspect entry point: makes `scalegate/<task>` resolvable by `inspect eval` and `eval()`."""
 
-from scalegate.evals.proxy_tasks import mmlu_proxy
+from scalegate.evals.proxy_tasks import mmlu_proxy, modular_arithmetic
 
-__all__ = ["mmlu_proxy"]
+__all__ = ["mmlu_proxy", "modular_arithmetic"]

@@ -71,3 +71,27 @@ def content_hash(questions: list[Question]) -> str:
     """sha256 of the selected questions in order: 'same data, same order' is checkable."""
     blob = json.dumps([asdict(q) for q in questions], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def modular_questions(modulus: int, seed: int = 0) -> list[Question]:
+    """Every `a + b mod m` question, with three seeded distractors, in a seeded order."""
+    if not 4 <= modulus <= 1000:
+        raise InputError(f"modular_arithmetic: modulus must lie in [4, 1000], got {modulus}")
+    rng = random.Random(seed)
+    out: list[Question] = []
+    for a in range(modulus):
+        for b in range(modulus):
+            right = (a + b) % modulus
+            options = [right, *rng.sample([r for r in range(modulus) if r != right], 3)]
+            rng.shuffle(options)
+            out.append(
+                Question(
+                    id=f"mod{modulus}-{a}-{b}",
+                    subject="modular arithmetic",
+                    question=f"What is {a} + {b} modulo {modulus}?",
+                    choices=tuple(str(o) for o in options),  # type: ignore[arg-type]
+                    answer=LETTERS[options.index(right)],
+                )
+            )
+    rng.shuffle(out)
+    return out

