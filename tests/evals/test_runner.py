@@ -117,11 +117,14 @@ def _mock_target(outputs: list[str]) -> ModelTarget:
     return ModelTarget("mockllm/model", "mockllm/model", {"custom_outputs": custom})
 
 
+PARSE_SPEC = EvalSpec(
+    task="scalegate/mmlu_proxy",
+    args={"subjects": ["computer security"], "limit": 10, "seed": 3, "answer_method": "generate_parse"},
+)
+
+
 def test_unparseable_generations_make_evidence_unreliable_not_low(tmp_path: Path) -> None:
-    spec = EvalSpec(
-        task="scalegate/mmlu_proxy",
-        args={"subjects": ["computer security"], "limit": 10, "seed": 3, "answer_method": "generate_parse"},
-    )
+    spec = PARSE_SPEC
     target = _mock_target(["I am not sure what you mean."] * 10)
     ev = run_eval("e", spec, target, log_dir=tmp_path, rules=RULES, statistics=STATS, task=build_task(spec))
     assert ev.status is EvidenceStatus.unreliable
@@ -130,10 +133,7 @@ def test_unparseable_generations_make_evidence_unreliable_not_low(tmp_path: Path
 
 
 def test_parseable_generations_are_scored(tmp_path: Path) -> None:
-    spec = EvalSpec(
-        task="scalegate/mmlu_proxy",
-        args={"subjects": ["computer security"], "limit": 10, "seed": 3, "answer_method": "generate_parse"},
-    )
+    spec = PARSE_SPEC
     target = _mock_target(["B"] * 10)
     ev = run_eval("e", spec, target, log_dir=tmp_path, rules=RULES, statistics=STATS, task=build_task(spec))
     assert ev.status is EvidenceStatus.ok and ev.n_unparsed == 0

@@ -51,7 +51,6 @@ class Bundles:
     # restricted values (assessment.evidence, assessment.output_dir,
     # noncompliance_report.reporter) that must not appear in the public bundle
     restricted: dict[str, str]
-    metric_values: list[str]  # full-precision JSON floats of the evidence's estimates
 
 
 def _env() -> dict[str, str]:
@@ -102,7 +101,7 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
 
     # Near-chance accuracies: nothing crossed, so the reference governance puts
     # external_deployment under sign-off by rso and ceo.
-    evidence, restricted, metric_values = {}, {"output_dir": str(out_dir), "reporter": reporter}, []
+    evidence, restricted = {}, {"output_dir": str(out_dir), "reporter": reporter}
     for i, eval_id in enumerate(loaded.policy.evals):
         n = 113 + i
         est = estimate_proportion(29 + 2 * i, n)
@@ -117,7 +116,6 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
         )
         restricted[f"{eval_id} log_path"] = str(out_dir / "logs" / f"{eval_id}-{tag}.eval")
         restricted[f"{eval_id} inspect_run_id"] = f"run-{tag}-{i}"
-        metric_values += [json.dumps(est.value), json.dumps(est.low), json.dumps(est.high)]
     scorecard = build_scorecard(loaded.policy, evidence)
     decision = decide(loaded.policy, scorecard, set())
     assert decision.actions["external_deployment"].status == "needs_signoff"
@@ -165,7 +163,7 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
     assert "verify" in _cli("ledger", "verify", cwd=work).stdout
     _cli("audit", "export", "--out", "bundle-full", cwd=work)
     _cli("audit", "export", "--public", "--out", "bundle-public", cwd=work)
-    return Bundles(work, work / "bundle-full", work / "bundle-public", restricted, metric_values)
+    return Bundles(work, work / "bundle-full", work / "bundle-public", restricted)
 
 
 @pytest.fixture(scope="module")
