@@ -295,6 +295,27 @@ def test_a_forecast_sets_a_compute_trigger_where_the_cadence_has_none() -> None:
     assert due == Due("forecast", "effective compute 3.0e24 >= the forecast threshold crossing (3.0e24)")
 
 
+def test_a_forecast_just_ahead_of_the_last_assessment_moves_the_trigger_at_most_half_way() -> None:
+    # a forecast's lower bound sits just above the latest point after every assessment: followed
+    # literally it would assess every few steps; the trigger moves at most half the interval (log)
+    assert schedule(ANTHROPIC_V1, LAST, forecast_crossing=1.01e24).next_compute == pytest.approx(2e24)
+    assert assessment_due(ANTHROPIC_V1, LAST, 1.9e24, T0, forecast_crossing=1.01e24) is None
+    assert kind(assessment_due(ANTHROPIC_V1, LAST, 2e24, T0, forecast_crossing=1.01e24)) == "forecast"
+    no_multiple = Cadence(max_days=90)
+    nearest = schedule(no_multiple, LAST, forecast_crossing=1.01e24).next_compute
+    assert nearest == pytest.approx(math.sqrt(2) * 1e24)
+
+
+def test_repeated_forecasts_at_most_double_the_assessment_rate() -> None:
+    # worst case: every forecast lands just above the last assessment
+    compute, n = 1e24, 0
+    while compute < 4.0**3 * 1e24:
+        s = schedule(ANTHROPIC_V1, LastAssessment(compute, T0), forecast_crossing=compute * 1.001)
+        compute = s.next_compute or 0
+        n += 1
+    assert n == 6  # three 4x intervals, two assessments each
+
+
 @pytest.mark.parametrize("bad", [0.0, -1e24, math.nan])
 def test_invalid_forecast_crossings_are_rejected(bad: float) -> None:
     with pytest.raises(ValueError, match="forecast_crossing"):

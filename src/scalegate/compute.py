@@ -151,6 +151,13 @@ def _add_days(start: datetime, days: float) -> datetime | None:
         return None
 
 
+#: A forecast pulls the next assessment in by at most half the regular interval (log compute),
+#: so forecast-driven assessments at most double the assessment rate.
+MIN_FORECAST_STEP = 0.5
+#: The interval a forecast is measured against when the cadence has no compute multiple.
+DEFAULT_FORECAST_MULTIPLE = 2.0
+
+
 def _compute_trigger(cadence: Cadence, last: LastAssessment) -> float | None:
     multiple = cadence.every_effective_compute_multiple
     return None if multiple is None else last.effective_compute * multiple
@@ -162,7 +169,10 @@ def _forecast_trigger(
     """The projected crossing, when it should pull the compute trigger earlier.
 
     A crossing at or below the last assessment's compute is ignored: that assessment already
-    measured the model there, and honouring it would keep an assessment due forever.
+    measured the model there, and honouring it would keep an assessment due forever. A crossing
+    just above it moves the trigger no closer than `MIN_FORECAST_STEP` of the regular interval
+    (in log compute): a forecast's lower bound sits just ahead of the latest point after every
+    assessment, and following it literally would assess at every few steps.
     """
     if forecast_crossing is None or not cadence.shorten_on_forecast:
         return None
@@ -170,7 +180,11 @@ def _forecast_trigger(
         return None
     if regular is not None and forecast_crossing >= regular:
         return None
-    return forecast_crossing
+    multiple = cadence.every_effective_compute_multiple or DEFAULT_FORECAST_MULTIPLE
+    floor = float(last.effective_compute * multiple**MIN_FORECAST_STEP)
+    if regular is not None:
+        floor = min(floor, regular)
+    return max(forecast_crossing, floor)
 
 
 def _deadline(cadence: Cadence, last: LastAssessment) -> datetime | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -75,11 +76,13 @@ class Gatekeeper:
         key: Path | None = None,
         use_ledger: bool = True,
         on_message: Callable[[str], None] | None = None,
+        first_at_compute: float = 0.0,
     ) -> None:
         self.loaded = policy if isinstance(policy, LoadedPolicy) else load_policy(policy)
         self.policy = self.loaded.policy
         self.cadence = self.policy.cadence
-        self.out_dir = Path(out_dir)
+        # absolute: the recorded paths must not depend on the working directory of a later reader
+        self.out_dir = Path(out_dir).resolve()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.flop_per_step = flop_per_step
         self.multiplier = algorithmic_multiplier
@@ -88,6 +91,9 @@ class Gatekeeper:
         self.sample_limit = sample_limit
         self.eval_ids = eval_ids
         self.db, self.key, self.use_ledger = db, key, use_ledger
+        if not (math.isfinite(first_at_compute) and first_at_compute >= 0):
+            raise ValueError(f"first_at_compute must be a finite number >= 0, got {first_at_compute!r}")
+        self.first_at_compute = first_at_compute
         self.say = on_message or (lambda msg: print(f"[scalegate] {msg}", flush=True))
         self.history: list[_Record] = self._load()
         self.forecast_crossing: float | None = None
@@ -214,7 +220,9 @@ class Gatekeeper:
     def _reschedule(self) -> None:
         s = compute.schedule(self.cadence, self._last(), forecast_crossing=self.forecast_crossing)
         if not self.history:
-            self._next_compute, self._deadline = 0.0, 0.0  # the first check is always due
+            # the first assessment: due at `first_at_compute` (0: at the first check), not by time
+            self._next_compute = self.first_at_compute
+            self._deadline = 0.0 if self.first_at_compute == 0 else float("inf")
             return
         self._next_compute = s.next_compute if s.next_compute is not None else float("inf")
         deadlines = [d.timestamp() for d in (s.deadline, s.post_training_deadline) if d is not None]

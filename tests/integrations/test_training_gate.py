@@ -205,3 +205,30 @@ def test_plain_loop_hook_and_resume_under_a_new_decision(tmp_path: Path, tiny_ll
     resumed.check_resume()  # the same evidence now decides `allowed`: a new decision
     assert not resumed.due(gk.effective_compute_at(9))  # next assessment at 2 x 8 steps
     assert resumed.due(gk.effective_compute_at(16))
+
+
+def test_first_assessment_at_a_given_compute_and_paths_recorded_absolute(
+    tmp_path: Path, tiny_llama: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`first_at_compute` skips the assessments a lab would not run on an untrained model; the
+    doublings then count from there. A relative `out_dir` is recorded as an absolute path, so
+    the state reads the same from any working directory."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    gk = _gatekeeper(Path("gate"), first_at_compute=3 * FLOP_PER_STEP)
+    assert not gk.due(gk.effective_compute_at(2))
+    steps = []
+    for step in range(1, 21):
+        result = gk.step(gk.effective_compute_at(step), lambda path: shutil.copytree(tiny_llama, path))
+        if result is not None:
+            steps.append(step)
+            if result.stop:
+                break
+    assert steps == [3, 6]  # 6e12 >= the 5e12 compute cap
+    history = json.loads((tmp_path / "gate" / "gatekeeper.json").read_text())["history"]
+    assert all(Path(r["assessment_path"]).is_absolute() for r in history)
+    monkeypatch.chdir("/")
+    assert Path(history[-1]["assessment_path"]).is_file()
+    with pytest.raises(ValueError, match="first_at_compute"):
+        _gatekeeper(tmp_path / "other", first_at_compute=-1.0)
