@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,14 +31,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from scalegate import __version__
 from scalegate.errors import InputError
 from scalegate.evals import cache as cache_mod
+from scalegate.evals import elicitation
 from scalegate.evals.availability import unavailable
 from scalegate.evals.cache import CacheKey, EvidenceCache
 from scalegate.evals.evidence import EvalEvidence, Reuse
-from scalegate.evals.runner import ModelTarget, build_task, evidence_from_log, load_model, run_eval
+from scalegate.evals.runner import (
+    SCALEGATE_PREFIX,
+    ModelTarget,
+    build_task,
+    evidence_from_log,
+    load_model,
+    run_eval,
+)
 from scalegate.gates import Decision, decide
 from scalegate.plan import Checkpoint, Plan
 from scalegate.policy.loader import LoadedPolicy
-from scalegate.policy.schema import EvidenceStatus, Policy
+from scalegate.policy.schema import EvidenceStatus, Policy, Statistics
 from scalegate.recompute import decide_again
 from scalegate.safety_case import CaseResult, SafetyCase, evaluate_case
 from scalegate.scoring import Scorecard, build_scorecard
@@ -79,6 +88,8 @@ class Assessment(BaseModel):
     sample_limit: int | None = None
     protections_in_place: list[str]
     evidence: dict[str, EvalEvidence]
+    # post-mitigation evidence, where the policy says how to gather it (`post_mitigation:`)
+    post_evidence: dict[str, EvalEvidence] | None = None
     scorecard: Scorecard
     decision: Decision
     # the safety cases submitted, each with its verdict and the document digests it was
@@ -129,65 +140,68 @@ def run_assessment(
     check_protections(policy, protections)
     check_case_names(policy, [c for c, _ in cases])
     sink: Progress = progress or _Silent()
-    # Build every task first: bad task arguments are input errors, found before any model call.
-    tasks = {p.eval_id: build_task(p.spec, plan.sample_limit) for p in plan.evals}
+    # Every run of every eval (one per elicitation profile, pre- and post-mitigation), its task
+    # built first: bad task arguments are input errors, found before any model call.
+    runs = {p.eval_id: elicitation.variants(policy, p.eval_id, "pre") for p in plan.evals}
+    post_runs = {
+        e: elicitation.variants(policy, e, "post") for e in elicitation.post_evals(policy) if e in runs
+    }
+    tasks = {
+        v.run_id: build_task(v.spec, plan.sample_limit)
+        for group in (*runs.values(), *post_runs.values())
+        for v in group
+    }
     run_record = _run_record(loaded, plan, target, protections)
     started = _start_run(out_dir, run_record, resume)
     evidence_dir = out_dir / "evidence"
     evidence_dir.mkdir(parents=True, exist_ok=True)
-    evidence: dict[str, EvalEvidence] = {}
     absent = {p.eval_id: why for p in plan.evals if (why := unavailable(p.spec)) is not None}
     # imported evidence (`scalegate evidence import`) stands in for a run: no model call
     given = _imported_for(plan, target, imported or {}, policy)
     absent.update(dict.fromkeys(given, "imported"))
-    max_days = policy.cadence.max_days if policy.cadence is not None else None
-    # loaded on first need: an assessment answered wholly from the cache loads no model
-    model = _LazyModel(target)
     scratch = Path(tempfile.mkdtemp(prefix="scalegate-resume-"))
+    ctx = _Context(
+        loaded=loaded,
+        plan=plan,
+        target=target,
+        out_dir=out_dir,
+        sink=sink,
+        cache=cache,
+        resume=resume,
+        max_days=policy.cadence.max_days if policy.cadence is not None else None,
+        scratch=scratch,
+        tasks=tasks,
+        cases=cases,
+    )
+    evidence: dict[str, EvalEvidence] = {}
+    post_evidence: dict[str, EvalEvidence] = {}
     try:
         for planned in plan.evals:
-            task = tasks[planned.eval_id]
-            total = len(task.dataset) if hasattr(task, "dataset") else None
-            sink.eval_started(planned.eval_id, total)
-            if planned.eval_id in given:
-                ev = given[planned.eval_id]
-            elif planned.eval_id in absent:
+            eval_id = planned.eval_id
+            if eval_id in given:
+                ev = given[eval_id]
+            elif eval_id in absent:
+                ev = EvalEvidence(eval_id=eval_id, status=EvidenceStatus.missing, message=absent[eval_id])
+            else:
+                ev = _eval_evidence(ctx, eval_id, runs[eval_id])
+            evidence[eval_id] = ev
+            _write_json(evidence_dir / f"{eval_id}.json", ev.model_dump(mode="json"))
+            if eval_id in absent:  # no run: still reported, as every eval is
+                sink.eval_started(eval_id, None)
+                sink.eval_finished(ev)
+        for eval_id, group in post_runs.items():
+            if eval_id in absent:
+                why = "imported" if eval_id in given else absent[eval_id]
                 ev = EvalEvidence(
-                    eval_id=planned.eval_id, status=EvidenceStatus.missing, message=absent[planned.eval_id]
+                    eval_id=eval_id, status=EvidenceStatus.missing, message=f"post-mitigation: {why}"
                 )
             else:
-                stop_at = _stop_at(policy, planned.eval_id, planned.spec.metric, cases)
-                key = cache_mod.eval_key(
-                    planned.spec,
-                    task,
-                    target,
-                    statistics=policy.statistics,
-                    rules=policy.evidence,
-                    stop_at=stop_at,
-                )
-                ev = _evidence_for(
-                    planned.eval_id,
-                    planned.spec,
-                    task,
-                    target,
-                    loaded,
-                    plan,
-                    out_dir,
-                    key=key,
-                    model=model,
-                    sink=sink,
-                    stop_at=stop_at,
-                    cache=cache,
-                    resume=resume,
-                    max_days=max_days,
-                    scratch=scratch,
-                )
-            evidence[planned.eval_id] = ev
-            _write_json(evidence_dir / f"{planned.eval_id}.json", ev.model_dump(mode="json"))
-            sink.eval_finished(ev)
+                ev = _eval_evidence(ctx, eval_id, group)
+            post_evidence[eval_id] = ev
+            _write_json(evidence_dir / f"{eval_id}.post.json", ev.model_dump(mode="json"))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    scorecard = _scorecard(policy, evidence, plan.checkpoint)
+    scorecard = _scorecard(policy, evidence, plan.checkpoint, post_evidence if post_runs else None)
     case_results = {
         case.case: evaluate_case(policy, case, evidence, protections, docs) for case, docs in cases
     }
@@ -212,6 +226,7 @@ def run_assessment(
         sample_limit=plan.sample_limit,
         protections_in_place=sorted(protections),
         evidence=evidence,
+        post_evidence=post_evidence if post_runs else None,
         scorecard=scorecard,
         decision=decision,
         safety_cases=case_results,
@@ -220,6 +235,98 @@ def run_assessment(
     _write_json(out_dir / "assessment.json", result.model_dump(mode="json"))
     (out_dir / "policy.yaml").write_text(loaded.text, encoding="utf-8")
     return result
+
+
+@dataclass
+class _Context:
+    """What every run of an assessment shares."""
+
+    loaded: LoadedPolicy
+    plan: Plan
+    target: ModelTarget
+    out_dir: Path
+    sink: Progress
+    cache: EvidenceCache | None
+    resume: bool
+    max_days: int | None
+    scratch: Path
+    tasks: dict[str, Any]
+    cases: Sequence[tuple[SafetyCase, dict[str, str | None]]]
+    # loaded on first need (an assessment answered wholly from the cache loads none), one per
+    # model: the target, and any fine-tuned or refusal-trained model a profile or mitigation names
+    models: dict[str, _LazyModel] = field(default_factory=dict)
+
+    def model_for(self, target: ModelTarget) -> _LazyModel:
+        return self.models.setdefault(target.inspect_model, _LazyModel(target))
+
+
+def _eval_evidence(ctx: _Context, eval_id: str, group: list[elicitation.Variant]) -> EvalEvidence:
+    """One eval's evidence from its runs: one run as before, several combined (best profile)."""
+    policy = ctx.loaded.policy
+    statistics = elicitation.adjusted(policy.statistics, len(group))
+    parts = {v.profile_name: _variant_evidence(ctx, v, statistics) for v in group}
+    if len(group) == 1 and group[0].run_id == eval_id:
+        return parts[group[0].profile_name]
+    post = policy.post_mitigation
+    red = tuple(p for p in (post.red_team_profiles if post else []) if group[0].side == "post" and p in parts)
+    return elicitation.combine(
+        eval_id,
+        parts,
+        policy.evals[eval_id].metric,
+        policy.statistics,
+        mitigations=group[0].mitigations,
+        red_team_profiles=red,
+        worst_case=policy.evals[eval_id].worst_case,
+    )
+
+
+def _variant_evidence(ctx: _Context, variant: elicitation.Variant, statistics: Statistics) -> EvalEvidence:
+    from scalegate.evals import _registry
+    from scalegate.evals.model_ref import target_for
+
+    run_id = variant.run_id
+    task = ctx.tasks[run_id]
+    ctx.sink.eval_started(run_id, len(task.dataset) if hasattr(task, "dataset") else None)
+    factory = None
+    if variant.spec.task.startswith(SCALEGATE_PREFIX):
+        factory = getattr(_registry, variant.spec.task.removeprefix(SCALEGATE_PREFIX), None)
+    why = elicitation.unsupported(variant, factory)
+    if why is not None:
+        ev = EvalEvidence(eval_id=run_id, status=EvidenceStatus.missing, message=why)
+    else:
+        target = ctx.target if variant.model is None else target_for(variant.model)
+        stop_at = _stop_at(ctx.loaded.policy, variant.eval_id, variant.spec.metric, ctx.cases)
+        elicit, mitigation = variant.key_parts()
+        key = cache_mod.eval_key(
+            variant.spec,
+            task,
+            target,
+            statistics=statistics,
+            rules=ctx.loaded.policy.evidence,
+            stop_at=stop_at,
+            elicitation=elicit,
+            mitigation=mitigation,
+        )
+        ev = _evidence_for(
+            run_id,
+            variant.spec,
+            task,
+            target,
+            ctx.loaded,
+            ctx.plan,
+            ctx.out_dir,
+            key=key,
+            model=ctx.model_for(target),
+            sink=ctx.sink,
+            stop_at=stop_at,
+            cache=ctx.cache,
+            resume=ctx.resume,
+            max_days=ctx.max_days,
+            scratch=ctx.scratch,
+            statistics=statistics,
+        )
+    ctx.sink.eval_finished(ev)
+    return ev
 
 
 class _LazyModel:
@@ -258,6 +365,7 @@ def _evidence_for(
     resume: bool,
     max_days: int | None,
     scratch: Path,
+    statistics: Statistics,
 ) -> EvalEvidence:
     """One eval's evidence: reused from a complete log where one may stand for its key, else run
     (resuming an interrupted log of this output folder where there is one)."""
@@ -265,9 +373,7 @@ def _evidence_for(
     log_dir = out_dir / "logs"
 
     def grade(log: Any, reuse: Reuse, started: str | None, completed: str | None) -> EvalEvidence:
-        ev = evidence_from_log(
-            eval_id, spec, log, target, rules=policy.evidence, statistics=policy.statistics
-        )
+        ev = evidence_from_log(eval_id, spec, log, target, rules=policy.evidence, statistics=statistics)
         for _ in range(ev.n_scored):
             sink.sample_done()
         update: dict[str, Any] = {"started_at": started, "completed_at": completed or ev.completed_at}
@@ -282,7 +388,7 @@ def _evidence_for(
     for f in found:
         if f.status != "success":
             continue
-        reused = _complete_log(f.path, eval_id, spec, target, loaded, max_days)
+        reused = _complete_log(f.path, eval_id, spec, target, loaded, max_days, statistics)
         if reused is not None:
             log, started, completed = reused
             kind = Reuse(kind="resumed_eval", source=str(f.path), ran_at=completed)
@@ -310,7 +416,7 @@ def _evidence_for(
             target,
             log_dir=log_dir,
             rules=policy.evidence,
-            statistics=policy.statistics,
+            statistics=statistics,
             task=task,
             sample_limit=plan.sample_limit,
             model=model.model,
@@ -350,7 +456,13 @@ def _evidence_for(
 
 
 def _complete_log(
-    path: Path, eval_id: str, spec: Any, target: ModelTarget, loaded: LoadedPolicy, max_days: int | None
+    path: Path,
+    eval_id: str,
+    spec: Any,
+    target: ModelTarget,
+    loaded: LoadedPolicy,
+    max_days: int | None,
+    statistics: Statistics,
 ) -> tuple[Any, str | None, str | None] | None:
     """A finished log of this folder that may stand for its eval: complete and not stale."""
     from inspect_ai.log import read_eval_log
@@ -358,7 +470,7 @@ def _complete_log(
     try:
         log = read_eval_log(str(path))
         ev = evidence_from_log(
-            eval_id, spec, log, target, rules=loaded.policy.evidence, statistics=loaded.policy.statistics
+            eval_id, spec, log, target, rules=loaded.policy.evidence, statistics=statistics
         )
     except Exception:
         return None
@@ -506,9 +618,18 @@ def check_case_names(policy: Policy, cases: list[SafetyCase]) -> None:
         raise InputError("--case: two cases answer the same requirement; submit one per requirement")
 
 
-def _scorecard(policy: Policy, evidence: dict[str, EvalEvidence], checkpoint: Checkpoint) -> Scorecard:
+def _scorecard(
+    policy: Policy,
+    evidence: dict[str, EvalEvidence],
+    checkpoint: Checkpoint,
+    post_evidence: dict[str, EvalEvidence] | None,
+) -> Scorecard:
     return build_scorecard(
-        policy, evidence, checkpoint.effective_compute, training_compute=checkpoint.training_compute
+        policy,
+        evidence,
+        checkpoint.effective_compute,
+        post_evidence=post_evidence,
+        training_compute=checkpoint.training_compute,
     )
 
 
@@ -520,6 +641,7 @@ def recompute(loaded: LoadedPolicy, assessment: Assessment) -> tuple[Scorecard, 
         assessment.checkpoint.model_dump(),
         set(assessment.protections_in_place),
         assessment.safety_cases,
+        post_evidence=assessment.post_evidence,
     )
 
 

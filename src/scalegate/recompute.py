@@ -23,6 +23,7 @@ def decide_again(
     checkpoint: Mapping[str, Any],
     protections: set[str],
     cases: Mapping[str, CaseResult],
+    post_evidence: Mapping[str, EvalEvidence] | None = None,
 ) -> tuple[Scorecard, Decision]:
     """Scorecard and decision from the evidence, the checkpoint's compute figures, the
     protections in place and the submitted safety cases (re-checked against the evidence and
@@ -31,6 +32,7 @@ def decide_again(
         policy,
         dict(evidence),
         checkpoint.get("effective_compute"),
+        post_evidence=None if post_evidence is None else dict(post_evidence),
         training_compute=checkpoint.get("training_compute"),
     )
     checked = {

@@ -280,6 +280,24 @@ def score_domains(
     return out
 
 
+def refuse_unred_teamed(policy: Policy, ev: EvalEvidence) -> EvalEvidence:
+    """Post-mitigation evidence that was not gathered under red-team profiles, where the policy
+    demands red-teaming, is read as missing: a safeguard shown only to friendly prompts proves
+    nothing, so it cannot lower a level."""
+    post = policy.post_mitigation
+    if post is None or not post.red_team or ev.red_teamed or ev.status is not EvidenceStatus.ok:
+        return ev
+    return ev.model_copy(
+        update={
+            "status": EvidenceStatus.missing,
+            "message": (
+                "post-mitigation evidence was not red-teamed and the policy requires it "
+                f"(post_mitigation.red_team; profiles {post.red_team_profiles})"
+            ),
+        }
+    )
+
+
 def build_scorecard(
     policy: Policy,
     evidence: dict[str, EvalEvidence],
@@ -294,6 +312,8 @@ def build_scorecard(
     safeguards can only lower a score, so this errs towards the higher level.
     """
     pre = score_domains(policy, evidence, "pre")
+    if post_evidence is not None:
+        post_evidence = {k: refuse_unred_teamed(policy, ev) for k, ev in post_evidence.items()}
     post = score_domains(policy, evidence if post_evidence is None else post_evidence, "post")
     statuses = {
         eval_id: (evidence[eval_id].status if eval_id in evidence else EvidenceStatus.missing)

@@ -588,6 +588,13 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], Any], str | None, str, str]] =
         "elicitation requirement best_scaffolds added",
     ),
     (
+        "profiles-added",
+        lambda t: t["elicitation"].update(profiles=["zero_shot", "few_shot_5", "best_of_5"]),
+        "stronger",
+        "elicitation.profiles",
+        "elicitation profile(s) added: best_of_5, few_shot_5",
+    ),
+    (
         "fewer-attempts",
         lambda t: t["elicitation"].update(attempts_per_task=5),
         "weaker",
@@ -922,3 +929,26 @@ def test_structural_diff_keeps_its_format() -> None:
     new = mutated(lambda t: thr(t, "bio", "high")["when"].update(at_least=0.80))
     assert diff_policies(base(), new) == ["changed domains.bio.thresholds.high.when.at_least: 0.7 -> 0.8"]
     assert diff_policies(base(), base()) == []
+
+
+def _with_post(red_team: bool, profiles: list[str]) -> Policy:
+    def edit(t: dict[str, Any]) -> None:
+        t["profiles"] = {"suppress": {"kind": "red_team", "template": "refusal_suppression"}}
+        t["mitigations"] = {"prompt": {"system_prompt": "builtin:safety"}}
+        t["post_mitigation"] = {
+            "mitigations": ["prompt"],
+            "red_team": red_team,
+            "red_team_profiles": profiles,
+        }
+
+    return mutated(edit)
+
+
+def test_dropping_red_team_requirements_is_weaker() -> None:
+    strict, lax = _with_post(True, ["suppress"]), _with_post(False, ["suppress"])
+    change = only(strict, lax)
+    assert (change.kind, change.clause) == ("weaker", "post_mitigation.red_team")
+    assert only(lax, strict).kind == "stronger"
+    fewer = only(_with_post(False, ["suppress"]), _with_post(False, []))
+    assert (fewer.kind, fewer.clause) == ("weaker", "post_mitigation.red_team_profiles")
+    assert "suppress" in fewer.summary

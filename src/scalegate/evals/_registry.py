@@ -1,5 +1,6 @@
 """Inspect entry point: makes `scalegate/<task>` resolvable by `inspect eval` and `eval()`."""
 
 from scalegate.evals.proxy_tasks import mmlu_proxy, modular_arithmetic
+from scalegate.evals.redteam import refusal_rate
 
-__all__ = ["mmlu_proxy", "modular_arithmetic"]
+__all__ = ["mmlu_proxy", "modular_arithmetic", "refusal_rate"]

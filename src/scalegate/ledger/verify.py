@@ -281,6 +281,12 @@ def _check_decision(e: Entry, state: _State, bad: Any) -> None:
     try:
         policy = parse_policy(text).policy
         evidence = {k: EvalEvidence.model_validate(v) for k, v in assessment.payload["evidence"].items()}
+        recorded_post = assessment.payload.get("post_evidence")
+        post = (
+            None
+            if recorded_post is None
+            else {k: EvalEvidence.model_validate(v) for k, v in recorded_post.items()}
+        )
         cases = {
             k: CaseResult.model_validate(v) for k, v in (assessment.payload.get("safety_cases") or {}).items()
         }
@@ -294,6 +300,7 @@ def _check_decision(e: Entry, state: _State, bad: Any) -> None:
         assessment.payload.get("checkpoint") or {},
         set(e.payload.get("protections_in_place") or []),
         cases,
+        post_evidence=post,
     )
     if again != recorded:
         bad("recorded decision differs from the decision recomputed from its inputs")

@@ -61,6 +61,7 @@ _ELICITATION_LABELS = {
     "human_transcript_review": "Transcript review",
     "treat_as_lower_bound": "Results as lower bound",
     "sandbagging": "Sandbagging",
+    "profiles": "Elicitation profiles",
 }
 
 _SL = re.compile(r"(?:^|[^a-z0-9])sl[-_ ]?([1-5])(?:$|[^0-9])", re.IGNORECASE)

@@ -276,6 +276,7 @@ _POLICY_FIELDS = (
     "evidence",
     "evals",
     "elicitation",
+    "post_mitigation",
     "domains",
     "protections",
     "safety_cases",
@@ -316,6 +317,7 @@ class _Assessor:
         self._statistics()
         self._evals()
         self._elicitation("elicitation", self.old.elicitation, self.new.elicitation)
+        self._post_mitigation()
         self._domains()
         self._protections()
         self._safety_cases()
@@ -583,8 +585,56 @@ class _Assessor:
                 f"sandbagging handling {_fmt(ea.sandbagging)} -> {_fmt(eb.sandbagging)}{where}",
             )
         self.text(f"{clause}.description", f"elicitation description{where}", ea.description, eb.description)
+        self.named_set(
+            f"{clause}.profiles",
+            f"elicitation profile(s){where}",
+            set(ea.profiles or []) - {"zero_shot"},
+            set(eb.profiles or []) - {"zero_shot"},
+            ("fewer ways tried to draw out capability", "more ways tried to draw out capability"),
+        )
         self.citation(clause, ea, eb)
-        self.rest(clause, ea, eb, (*_ELICITATION_FLAGS, *_ELICITATION_AMOUNTS, "sandbagging", "description"))
+        handled = (*_ELICITATION_FLAGS, *_ELICITATION_AMOUNTS, "sandbagging", "description", "profiles")
+        self.rest(clause, ea, eb, handled)
+
+    def named_set(self, clause: str, what: str, a: set[str], b: set[str], why: tuple[str, str]) -> None:
+        """Names whose presence is protective: dropping one is weaker, adding one stronger."""
+        if a - b:
+            self.add("weaker", clause, f"{what} dropped: {_list(sorted(a - b))}", why[0])
+        if b - a:
+            self.add("stronger", clause, f"{what} added: {_list(sorted(b - a))}", why[1])
+
+    def _post_mitigation(self) -> None:
+        a, b = self.old.post_mitigation, self.new.post_mitigation
+        if a == b:
+            return
+        if a is None or b is None:
+            what = "added" if a is None else "removed"
+            self.add(
+                "unclear",
+                "post_mitigation",
+                f"post-mitigation evidence clause {what}",
+                "without it the safeguarded system is judged on the raw model's evidence",
+            )
+            return
+        if a.red_team != b.red_team:
+            self.add(
+                "stronger" if b.red_team else "weaker",
+                "post_mitigation.red_team",
+                "red-teaming of post-mitigation evidence "
+                + ("required" if b.red_team else "no longer required"),
+                "safeguards must withstand attack"
+                if b.red_team
+                else "safeguards shown to friendly prompts count",
+            )
+        self.named_set(
+            "post_mitigation.red_team_profiles",
+            "red-team profile(s)",
+            set(a.red_team_profiles),
+            set(b.red_team_profiles),
+            ("fewer attacks tried on the safeguards", "more attacks tried on the safeguards"),
+        )
+        self.citation("post_mitigation", a, b)
+        self.rest("post_mitigation", a, b, ("red_team", "red_team_profiles"))
 
     # --- domains and thresholds ----------------------------------------------------------
 

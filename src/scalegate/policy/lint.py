@@ -262,6 +262,8 @@ def _strong(e: Elicitation | None) -> bool:
         or e.best_scaffolds
         or e.treat_as_lower_bound
         or e.sandbagging is not None
+        # profiles beyond the task's own prompt are elicitation the assessment actually runs
+        or any(name != "zero_shot" for name in e.profiles or [])
     )
 
 
@@ -604,7 +606,8 @@ def _no_cadence(policy: Policy) -> Iterator[Hit]:
     "warning",
     checks="No elicitation (policy-wide `elicitation` or an eval's own) sets any of "
     "`without_safety_training`, `fine_tune_for_misuse`, `best_scaffolds`, `treat_as_lower_bound`, "
-    "`sandbagging` for an eval a threshold reads; info when no elicitation says how sandbagging is handled.",
+    "`sandbagging`, or a profile other than `zero_shot`, for an eval a threshold reads; info when no "
+    "elicitation says how sandbagging is handled.",
     why="Under-elicited evals report a capability lower than a motivated attacker would get; the gate "
     "then passes models it should not.",
     source="Anthropic RSP v2 announcement ('Learning from experience'); OpenAI PF v2 §3.1 (lower bound, "
@@ -777,8 +780,9 @@ def _inert_threshold(policy: Policy) -> Iterator[Hit]:
     "L06",
     "NO_SAFEGUARD_EFFICACY_TEST",
     "warning",
-    checks="No `safeguard_testing` commitment, and no protection of kind `deployment` or `alignment` "
-    "whose description names adversarial testing (red-team, jailbreak, bug bounty, control eval).",
+    checks="No `safeguard_testing` commitment, no `post_mitigation` with `red_team: true`, and no "
+    "protection of kind `deployment` or `alignment` whose description names adversarial testing "
+    "(red-team, jailbreak, bug bounty, control eval).",
     why="Safeguards shown to work only by re-running capability evals on the safeguarded model have "
     "not been tested against anyone trying to break them.",
     source="OpenAI PF v2 changelog item 9; DeepMind FSF v1 deployment level 2; Anthropic ASL-3 "
@@ -789,6 +793,8 @@ def _inert_threshold(policy: Policy) -> Iterator[Hit]:
 def _no_safeguard_test(policy: Policy) -> Iterator[Hit]:
     if _commitment_present(policy, CommitmentKind.safeguard_testing):
         return
+    if policy.post_mitigation is not None and policy.post_mitigation.red_team:
+        return  # post-mitigation evidence must come from red-team runs: tested by the gate itself
     if any(
         p.kind in ("deployment", "alignment") and ADVERSARIAL.search(p.description)
         for p in policy.protections.values()

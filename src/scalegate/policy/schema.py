@@ -129,6 +129,78 @@ class Elicitation(Cited):
     human_transcript_review: bool | None = None
     treat_as_lower_bound: bool | None = None
     sandbagging: Literal["elicit", "conservative_upper_bound"] | None = None
+    # Run each eval under these profiles (built-in names or `profiles:` entries); the eval's
+    # score is the best of them, with a Bonferroni correction (docs/design/elicitation.md).
+    profiles: list[str] | None = None
+
+
+ProfileKind = Literal[
+    "zero_shot", "few_shot", "chain_of_thought", "best_of_n", "system_prompt", "fine_tuned", "red_team"
+]
+
+
+class Profile(Cited):
+    """One way of asking: an elicitation strategy, or (kind `red_team`) an attack on safeguards.
+
+    A capability eval asks what the model *could* do, so each profile is a fresh attempt and
+    the eval keeps the best. `fine_tuned` names a model the user trained for the purpose
+    (recorded as such); `red_team` wraps each prompt in a template of `scalegate.evals.redteam`.
+    """
+
+    kind: ProfileKind
+    description: str | None = None
+    k: int | None = Field(None, ge=1, le=25)  # few_shot: solved examples before the question
+    n: int | None = Field(None, ge=2, le=100)  # best_of_n: attempts, any correct counts
+    system_prompt: str | None = None  # system_prompt: the text placed before the task
+    model: str | None = None  # fine_tuned: a model reference (hf/<path>, bundled/..., api)
+    template: str | None = None  # red_team: a template name
+
+    @model_validator(mode="after")
+    def _parameters_fit_the_kind(self) -> Self:
+        needs = {"few_shot": "k", "best_of_n": "n", "system_prompt": "system_prompt"}
+        needs |= {"fine_tuned": "model", "red_team": "template"}
+        allowed = {v for v in needs.values()}
+        want = needs.get(self.kind)
+        if want is not None and getattr(self, want) is None:
+            raise ValueError(f"a {self.kind} profile needs `{want}`")
+        extra = [f for f in sorted(allowed) if f != want and getattr(self, f) is not None]
+        if extra:
+            raise ValueError(f"a {self.kind} profile takes no {', '.join(extra)}")
+        return self
+
+
+class Mitigation(Cited):
+    """A declared wrapper around the model; post-mitigation evidence runs through it.
+
+    Filters are judge references: `builtin:keyword_input`, `builtin:keyword`, or
+    `module:function` taking the text and returning True to block it.
+    """
+
+    description: str | None = None
+    system_prompt: str | None = None
+    input_filter: str | None = None
+    output_filter: str | None = None
+    model: str | None = None  # a refusal-trained model that replaces the raw one
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Self:
+        if not (self.system_prompt or self.input_filter or self.output_filter or self.model):
+            raise ValueError("a mitigation needs one of system_prompt, input_filter, output_filter, model")
+        return self
+
+
+class PostMitigation(Cited):
+    """How post-mitigation evidence is gathered, and when it counts.
+
+    With `red_team: true` the evals also run under the `red_team_profiles` (jailbreak and
+    refusal-suppression templates) and post-mitigation evidence that was not gathered that way
+    is refused by the gates (read as missing, so it can never lower a level).
+    """
+
+    mitigations: list[str] = Field(min_length=1)
+    red_team: bool = False
+    red_team_profiles: list[str] = Field(default_factory=list)
+    evals: list[str] | None = None  # default: every eval
 
 
 class EvalSpec(Cited):
@@ -141,6 +213,10 @@ class EvalSpec(Cited):
     # score of random guessing (0.25 for four options): the floor of capability forecasts
     chance: float = Field(0.0, ge=0.0, lt=1.0)
     elicitation: Elicitation | None = None  # overrides the policy-wide `elicitation`
+    # Which profile's score stands when the eval runs under several: the worst case for safety.
+    # `highest` for capability scores; `lowest` for a safeguard's score such as a refusal rate,
+    # which an attacker tries to push down.
+    worst_case: Literal["highest", "lowest"] = "highest"
 
 
 class Suite(Strict):
@@ -486,6 +562,9 @@ class Policy(Strict):
     evidence: EvidenceRules = Field(default_factory=lambda: EvidenceRules())
     evals: dict[str, EvalSpec] = Field(default_factory=dict)
     elicitation: Elicitation | None = None
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+    mitigations: dict[str, Mitigation] = Field(default_factory=dict)
+    post_mitigation: PostMitigation | None = None
     domains: dict[str, Domain] = Field(min_length=1)
     protections: dict[str, Protection] = Field(default_factory=dict)
     safety_cases: dict[str, SafetyCaseRequirement] = Field(default_factory=dict)
@@ -583,6 +662,51 @@ class Policy(Strict):
             out.extend(
                 (("commitments", kind.value, "roles"), p) for p in self._role_problems(commitment.roles)
             )
+        out.extend(self._elicitation_problems())
+        return out
+
+    def profile(self, name: str) -> Profile | None:
+        """A profile by name: the policy's own, else a built-in (zero_shot, few_shot_5, ...)."""
+        return self.profiles.get(name) or BUILTIN_PROFILES.get(name)
+
+    def _elicitation_problems(self) -> list[tuple[Loc, str]]:
+        out: list[tuple[Loc, str]] = []
+        known = sorted({*BUILTIN_PROFILES, *self.profiles})
+        places: list[tuple[Loc, Elicitation | None]] = [(("elicitation",), self.elicitation)]
+        places += [(("evals", e), spec.elicitation) for e, spec in self.evals.items()]
+        for loc, elicitation in places:
+            for name in (elicitation.profiles or []) if elicitation else []:
+                if self.profile(name) is None:
+                    out.append(((*loc, "profiles"), f"unknown profile '{name}' (profiles: {known})"))
+        post = self.post_mitigation
+        if post is None:
+            return out
+        for name in post.mitigations:
+            if name not in self.mitigations:
+                out.append(
+                    (
+                        ("post_mitigation", "mitigations"),
+                        f"mitigation '{name}' is not declared under `mitigations:`",
+                    )
+                )
+        for name in post.red_team_profiles:
+            prof = self.profile(name)
+            if prof is None or prof.kind != "red_team":
+                out.append(
+                    (
+                        ("post_mitigation", "red_team_profiles"),
+                        f"'{name}' is not a red_team profile (known: {known})",
+                    )
+                )
+        if post.red_team and not post.red_team_profiles:
+            out.append(
+                (("post_mitigation", "red_team"), "red_team: true needs at least one of `red_team_profiles`")
+            )
+        for e in post.evals or []:
+            if e not in self.evals:
+                out.append(
+                    (("post_mitigation", "evals"), f"unknown eval '{e}' (evals: {sorted(self.evals)})")
+                )
         return out
 
     def _role_problems(self, roles: list[str]) -> list[str]:
@@ -627,3 +751,12 @@ class Policy(Strict):
         """The clause name a decision cites: the response's id, or its position."""
         rid = self.responses[index].id
         return rid if rid else f"responses[{index}]"
+
+
+#: Profiles every policy can name without declaring them.
+BUILTIN_PROFILES: dict[str, Profile] = {
+    "zero_shot": Profile(kind="zero_shot", description="the task's own prompt"),
+    "few_shot_5": Profile(kind="few_shot", k=5, description="five solved examples before the question"),
+    "chain_of_thought": Profile(kind="chain_of_thought", description="the model reasons first, then answers"),
+    "best_of_5": Profile(kind="best_of_n", n=5, description="five attempts at temperature 1, any correct"),
+}

@@ -9,6 +9,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from scalegate.assessment import Assessment
+from scalegate.evals.evidence import EvalEvidence
 from scalegate.gates import ActionStatus
 from scalegate.policy.schema import EvidenceStatus
 from scalegate.safety_case import CaseResult, ClaimResult
@@ -22,27 +23,44 @@ _STATE_STYLE = {
 
 
 def evidence_table(a: Assessment) -> Table:
+    """One row per eval (and per eval's post-mitigation evidence); an eval run under several
+    profiles shows its best profile's score and n, then one dim row per profile."""
     t = Table(title="Evidence", title_justify="left", expand=False)
-    levels = {e.confidence for ev in a.evidence.values() for e in ev.metrics.values()}
+    rows = [(eval_id, ev) for eval_id, ev in a.evidence.items()]
+    rows += [(f"{eval_id} (post-mitigation)", ev) for eval_id, ev in (a.post_evidence or {}).items()]
+    levels = {e.confidence for _, ev in rows for e in ev.metrics.values()}
     interval = f"{levels.pop():.0%} interval" if len(levels) == 1 else "interval"
     for col in ("eval", "n", "score", interval, "status"):
         t.add_column(col)
-    for eval_id, ev in a.evidence.items():
-        est = next(iter(ev.metrics.values()), None)
-        status = Text(ev.status.value, style="green" if ev.usable else "bold red")
-        if ev.message:
-            status.append(f"  {ev.message[:120]}", style="dim")
-        t.add_row(
-            eval_id,
-            str(ev.n_scored) + (f"/{ev.n_planned}" if ev.n_planned and ev.n_planned != ev.n_scored else ""),
-            f"{est.value:.3f}" if est else "-",
-            f"[{est.low:.3f}, {est.high:.3f}]" if est else "-",
-            status,
-        )
+    for name, ev in rows:
+        _evidence_row(t, name, ev)
+        for profile, part in ev.profiles.items():
+            level = next((f" ({e.confidence:.2%})" for e in part.metrics.values()), "")
+            _evidence_row(t, f"  {profile}{level}", part, dim=True)
     for eval_id, missing in a.scorecard.evidence_status.items():
         if eval_id not in a.evidence:
             t.add_row(eval_id, "-", "-", "-", Text(missing.value, style="bold red"))
     return t
+
+
+def _evidence_row(t: Table, name: str, ev: EvalEvidence, dim: bool = False) -> None:
+    est = next(iter(ev.metrics.values()), None)
+    status = Text(ev.status.value, style="green" if ev.usable else "bold red")
+    if ev.red_teamed:
+        status.append("  red-teamed", style="cyan")
+    if ev.message:
+        status.append(f"  {ev.message[:120]}", style="dim")
+    n = str(est.n) if est and ev.profiles else str(ev.n_scored)
+    if not ev.profiles and ev.n_planned and ev.n_planned != ev.n_scored:
+        n += f"/{ev.n_planned}"
+    t.add_row(
+        name,
+        n,
+        f"{est.value:.3f}" if est else "-",
+        f"[{est.low:.3f}, {est.high:.3f}]" if est else "-",
+        status,
+        style="dim" if dim else None,
+    )
 
 
 def scorecard_table(a: Assessment) -> Table:
