@@ -36,12 +36,12 @@ from scalegate.evals.availability import unavailable
 from scalegate.evals.cache import CacheKey, EvidenceCache
 from scalegate.evals.evidence import EvalEvidence, Reuse
 from scalegate.evals.runner import (
-    SCALEGATE_PREFIX,
     ModelTarget,
     build_task,
     evidence_from_log,
     load_model,
     run_eval,
+    task_factory,
 )
 from scalegate.gates import Decision, decide
 from scalegate.plan import Checkpoint, Plan
@@ -146,11 +146,10 @@ def run_assessment(
     post_runs = {
         e: elicitation.variants(policy, e, "post") for e in elicitation.post_evals(policy) if e in runs
     }
-    tasks = {
-        v.run_id: build_task(v.spec, plan.sample_limit)
-        for group in (*runs.values(), *post_runs.values())
-        for v in group
-    }
+    every = [v for group in (*runs.values(), *post_runs.values()) for v in group]
+    # a run the task cannot take is `missing` (fail closed), never an error for the assessment
+    cannot = {v.run_id: why for v in every if (why := elicitation.unsupported(v, task_factory(v.spec)))}
+    tasks = {v.run_id: build_task(v.spec, plan.sample_limit) for v in every if v.run_id not in cannot}
     run_record = _run_record(loaded, plan, target, protections)
     started = _start_run(out_dir, run_record, resume)
     evidence_dir = out_dir / "evidence"
@@ -171,6 +170,7 @@ def run_assessment(
         max_days=policy.cadence.max_days if policy.cadence is not None else None,
         scratch=scratch,
         tasks=tasks,
+        cannot=cannot,
         cases=cases,
     )
     evidence: dict[str, EvalEvidence] = {}
@@ -251,6 +251,7 @@ class _Context:
     max_days: int | None
     scratch: Path
     tasks: dict[str, Any]
+    cannot: dict[str, str]  # run id -> why the task cannot take the run's profile
     cases: Sequence[tuple[SafetyCase, dict[str, str | None]]]
     # loaded on first need (an assessment answered wholly from the cache loads none), one per
     # model: the target, and any fine-tuned or refusal-trained model a profile or mitigation names
@@ -281,18 +282,13 @@ def _eval_evidence(ctx: _Context, eval_id: str, group: list[elicitation.Variant]
 
 
 def _variant_evidence(ctx: _Context, variant: elicitation.Variant, statistics: Statistics) -> EvalEvidence:
-    from scalegate.evals import _registry
     from scalegate.evals.model_ref import target_for
 
     run_id = variant.run_id
-    task = ctx.tasks[run_id]
+    task: Any = ctx.tasks.get(run_id)
     ctx.sink.eval_started(run_id, len(task.dataset) if hasattr(task, "dataset") else None)
-    factory = None
-    if variant.spec.task.startswith(SCALEGATE_PREFIX):
-        factory = getattr(_registry, variant.spec.task.removeprefix(SCALEGATE_PREFIX), None)
-    why = elicitation.unsupported(variant, factory)
-    if why is not None:
-        ev = EvalEvidence(eval_id=run_id, status=EvidenceStatus.missing, message=why)
+    if run_id in ctx.cannot:
+        ev = EvalEvidence(eval_id=run_id, status=EvidenceStatus.missing, message=ctx.cannot[run_id])
     else:
         target = ctx.target if variant.model is None else target_for(variant.model)
         stop_at = _stop_at(ctx.loaded.policy, variant.eval_id, variant.spec.metric, ctx.cases)

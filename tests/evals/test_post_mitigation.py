@@ -154,3 +154,19 @@ def test_a_refusal_rate_eval_runs_through_the_mitigations_and_keeps_the_lowest(
         and args["prefix"]["system_prompt"] == "builtin:safety"
     )
     assert "template" not in args["zero_shot"]
+
+
+@pytest.mark.slow
+def test_a_task_that_cannot_take_a_profile_leaves_that_run_missing_and_the_eval_closed(
+    tmp_path: Path, tiny_llama: Path
+) -> None:
+    """Policy-wide few-shot; refusal_rate takes no `few_shot`: its few-shot run is `missing`,
+    the eval fails closed, and the assessment still completes (no input error for all)."""
+    text = REFUSAL_POLICY.replace("    elicitation: {profiles: [zero_shot]}\n", "")
+    text += "elicitation: {profiles: [zero_shot, few_shot_5]}\n"
+    a = _assess(text, tiny_llama, tmp_path / "out")
+    ev = a.evidence["refusal"]
+    assert ev.status.value == "missing"
+    assert ev.profiles["zero_shot"].status.value == "ok"
+    assert "does not take ['few_shot']" in (ev.profiles["few_shot_5"].message or "")
+    assert a.decision.actions["external_deployment"].status.value == "blocked"

@@ -58,19 +58,23 @@ class ModelTarget:
     weights_sha256: str | None = None
 
 
+def task_factory(spec: EvalSpec) -> Any | None:
+    """The task function of a scalegate task, None for a task Inspect resolves by name."""
+    if not spec.task.startswith(SCALEGATE_PREFIX):
+        return None
+    from scalegate.evals import _registry
+
+    return getattr(_registry, spec.task.removeprefix(SCALEGATE_PREFIX), None)
+
+
 def build_task(spec: EvalSpec, sample_limit: int | None = None) -> Any:
     """A scalegate task object, built early so bad task args fail before any model call.
 
     Other tasks stay names for Inspect to resolve (registry names, files).
     """
-    if not spec.task.startswith(SCALEGATE_PREFIX):
-        return spec.task
-    from scalegate.evals import _registry
-
-    name = spec.task.removeprefix(SCALEGATE_PREFIX)
-    factory = getattr(_registry, name, None)
+    factory = task_factory(spec)
     if factory is None:
-        return spec.task  # let Inspect report it as not found: evidence `missing`
+        return spec.task  # Inspect resolves it (or reports it not found: evidence `missing`)
     args = dict(spec.args)
     if sample_limit is not None:
         args["limit"] = min(sample_limit, args.get("limit") or sample_limit)
