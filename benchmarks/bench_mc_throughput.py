@@ -4,27 +4,36 @@ The same N MMLU questions (a seeded selection through scalegate.evals.mmlu over 
 policy's subjects), one model object (the bundled SmolLM2-135M-Instruct, bf16 unless told,
 loaded once through Inspect's `hf` provider and shared by every method), one process, CPU:
 
-  floor letter        plain batched forward passes over the lettered prompts (8 a batch,
+  floor letter        plain batched forward passes over the lettered prompts (16 a batch,
                       sorted by length), reading the " A".." D" logits at the last token:
                       the least work a letter reading can do.
   floor answer naive  plain batched forward passes over the four (question + answer)
-                      sequences of each question, no prefix sharing; log-probs of the
-                      answer tokens only.
+                      sequences of every question, no prefix sharing (all 4N sorted by
+                      length, 16 a batch); log-probs at the answer tokens only.
   scalegate direct    local_scoring's LocalScorer (its batcher and both readings), called
-                      concurrently for all questions, without Inspect.
+                      concurrently for all questions, without Inspect. Where the model
+                      allows, both readings run on packed rows (a question's prompt once,
+                      then its answers, under a 4-D mask; short requests share a row); the
+                      results record whether it did.
   scalegate Inspect   `inspect_ai.eval` of scalegate/mmlu_proxy with answer_method
                       letter_logprob / answer_loglik on the hf provider: what `assess` runs.
   Inspect stock MC    `multiple_choice()` + `choice()` on the hf provider (generation,
                       max_tokens 32), and a logprob variant: the lettered prompt, one
                       generated token with top-20 logprobs, the best-ranked letter.
   lm-eval HF          lm-evaluation-harness 0.4 `simple_evaluate` with its HFLM backend on the
-                      same model object (batch 8), on two local tasks generated here: letters
+                      same model object (batch 16), on two local tasks generated here: letters
                       (choices " A".." D") and answer text (choices = the answers).
 
 Model loading is excluded; every method runs once on a few questions to warm up, then the
-methods run in rounds (all of them per round, so drift in machine load hits each alike) and
-the fastest round counts. Accuracy is reported per method, with how often each agrees with
-the floor of its reading. Results are printed as a markdown table and written to
+methods run in rounds (all of them per round, in alternating order, so drift in machine load
+hits each alike) and the fastest round counts; Inspect's stock solvers, far from every
+target, are timed in the first round only unless --stock-repeats says otherwise. The
+process CPU time of each method is kept beside its wall time: on a shared machine it moves
+less with other jobs' load. OpenMP's idle threads are made to sleep, not spin
+(OMP_WAIT_POLICY=PASSIVE unless set otherwise): on the 2-core machine shared with other
+jobs, the letter floor on 48 questions took 3.4-50 s a call with spinning threads against
+2.2-2.6 s with sleeping ones. Accuracy is reported per method, with how often each agrees
+with the floor of its reading. Results are printed as a markdown table and written to
 benchmarks/results/mc_throughput.json; docs/performance.md quotes them.
 
     HF_HUB_OFFLINE=1 python benchmarks/bench_mc_throughput.py [--n 200] [--repeats 2]
@@ -68,8 +77,8 @@ SUBJECTS = [
     "nutrition",
     "astronomy",
 ]
-FLOOR_BATCH = 8
-LM_EVAL_BATCH = 8
+FLOOR_BATCH = 16  # as scalegate's LETTER_BATCH and ANSWER_BATCH
+LM_EVAL_BATCH = 16
 MC_MAX_TOKENS = 32
 TOP_LOGPROBS = 20
 
@@ -95,6 +104,7 @@ class Ctx:
     lm_dir: Path
     lm_tasks: Any = None
     lm_scoring_s: float = 0.0
+    answer_packing: bool | None = None  # whether LocalScorer scored in packed rows
 
 
 # ---------------------------------------------------------------- helpers
@@ -176,7 +186,7 @@ def floor_letter(ctx: Ctx, n: int) -> dict[str, str | None]:
 
 def floor_answer_naive(ctx: Ctx, n: int) -> dict[str, str | None]:
     """The four (question + answer) sequences of every question, no prefix sharing: all 4n
-    sorted by length and run 8 a batch; log-probs computed at the answer tokens only."""
+    sorted by length and run 16 a batch; log-probs computed at the answer tokens only."""
     import torch
 
     from scalegate.evals.proxy_tasks import render_cloze
@@ -238,6 +248,7 @@ def scalegate_direct(ctx: Ctx, n: int, reading: str) -> dict[str, str | None]:
         raw = await asyncio.gather(
             *(scorer.answer_logliks(render_cloze(q), [" " + c for c in q.choices]) for q in qs)
         )
+        ctx.answer_packing = getattr(scorer, "packing", None)
         return [
             [r / len((" " + c).encode("utf-8")) for r, c in zip(row, q.choices, strict=True)]
             for row, q in zip(raw, qs, strict=True)
@@ -541,6 +552,8 @@ def run(
     import torch
     import transformers
 
+    from scalegate.evals import local_scoring
+
     torch.set_num_threads(2)
     started = time.perf_counter()
     load_before = _load()
@@ -618,6 +631,7 @@ def run(
             "cores": os.cpu_count(),
             "memory_gib": _mem_gib(),
             "torch_threads": torch.get_num_threads(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "gpu": False,
             "load_before": load_before,
             "load_after": _load(),
@@ -639,6 +653,9 @@ def run(
             "timing": "wall seconds of the fastest round, model load excluded; cpu_seconds: "
             "process CPU time (all threads) of the round with the least",
             "floor_batch": FLOOR_BATCH,
+            "scalegate_letter_batch": [local_scoring.LETTER_BATCH, local_scoring.LETTER_TOKEN_BUDGET],
+            "scalegate_answer_batch": [local_scoring.ANSWER_BATCH, local_scoring.ANSWER_TOKEN_BUDGET],
+            "scalegate_answer_packing": ctx.answer_packing,
             "lm_eval_batch": LM_EVAL_BATCH,
             "setup_seconds": round(setup_s, 1),
             "total_seconds": round(time.perf_counter() - started, 1),
@@ -682,6 +699,9 @@ def main() -> None:
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Idle OpenMP threads sleep instead of spinning (set before torch loads): on a machine
+    # shared with other jobs, a spinning 2-thread team made identical calls vary 15-fold.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
     result = run(args.n, args.repeats, args.stock_repeats, args.warmup, args.dtype, args.only)
