@@ -12,6 +12,7 @@ Interval cheat sheet (Wilson, 95%, n=100), used by the tests that import these b
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.stats import estimate_proportion
@@ -139,3 +140,14 @@ def scorecard(
         inconclusive=not confirmed,
         effective_compute=effective_compute,
     )
+
+
+def mock_outputs(*texts: str) -> list[Any]:
+    """Inspect `mockllm` outputs with token usage set (Inspect's usage accounting needs it)."""
+    from inspect_ai.model import ModelOutput, ModelUsage
+
+    usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+    return [
+        ModelOutput.from_content(model="mockllm/model", content=t).model_copy(update={"usage": usage})
+        for t in texts
+    ]

@@ -27,14 +27,14 @@ def smollm2_dir() -> Path:
     return smollm2_dir()
 
 
-@pytest.fixture(scope="session")
-def tiny_llama(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> Path:
-    """A tiny random Llama with SmolLM2's tokenizer: the real loading and scoring path, fast."""
+def build_tiny_llama(out: Path, tokenizer_dir: Path, initializer_range: float = 0.02) -> Path:
+    """A tiny random Llama (2 layers, hidden 32) with SmolLM2's tokenizer, saved to `out`.
+    A larger `initializer_range` makes its greedy output varied instead of one repeated token."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -44,14 +44,19 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> P
         num_key_value_heads=2,
         max_position_embeddings=2048,
         tie_word_embeddings=True,
+        initializer_range=initializer_range,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    model = LlamaForCausalLM(config)
-    out = tmp_path_factory.mktemp("tiny-llama")
-    model.save_pretrained(out)
+    LlamaForCausalLM(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> Path:
+    """A tiny random Llama with SmolLM2's tokenizer: the real loading and scoring path, fast."""
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), smollm2_dir)
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,6 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.dataset import Sample
 from inspect_ai.event import ModelEvent
 from inspect_ai.log import EvalLog, resolve_sample_attachments
-from inspect_ai.model import ModelOutput, ModelUsage
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 from scalegate.errors import InputError
@@ -28,16 +27,9 @@ from scalegate.evals.mitigations import (
 )
 from scalegate.evals.redteam import STORE_KEY as REFUSAL_KEY
 from scalegate.evals.redteam import benign_prompts, is_refusal, refusal_rate
+from tests.builders import mock_outputs as outputs
 
-USAGE = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
 HERE = __name__
-
-
-def outputs(*texts: str) -> list[ModelOutput]:
-    return [
-        ModelOutput.from_content(model="mockllm/model", content=t).model_copy(update={"usage": USAGE})
-        for t in texts
-    ]
 
 
 def run(task: Task, tmp_path: Path, texts: list[str]) -> EvalLog:

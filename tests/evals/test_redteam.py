@@ -44,17 +44,12 @@ from scalegate.evals.redteam import (
     prompts_sha256,
     refusal_rate,
 )
+from tests.builders import mock_outputs as outputs
+from tests.conftest import build_tiny_llama
 
 USAGE = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
 #: this module, importable by reference (tests/ is a package)
 HERE = __name__
-
-
-def outputs(*texts: str) -> list[ModelOutput]:
-    return [
-        ModelOutput.from_content(model="mockllm/model", content=t).model_copy(update={"usage": USAGE})
-        for t in texts
-    ]
 
 
 def run(task: Any, model: str = "mockllm/model", log_dir: Path | None = None, **kwargs: Any) -> EvalLog:
@@ -430,28 +425,7 @@ def test_a_judge_that_returns_no_bool_is_an_error(tmp_path: Path) -> None:
 def babbling_llama(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> Path:
     """conftest's tiny random Llama, initialised with larger weights: its greedy output is then
     varied gibberish that differs by prompt (the default initialisation repeats one token)."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        initializer_range=0.3,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    out = tmp_path_factory.mktemp("babbling-llama")
-    LlamaForCausalLM(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    return build_tiny_llama(tmp_path_factory.mktemp("babbling-llama"), smollm2_dir, initializer_range=0.3)
 
 
 def test_redaction_on_a_tiny_llama(tmp_path: Path, babbling_llama: Path) -> None:
