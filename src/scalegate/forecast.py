@@ -68,7 +68,7 @@ class Point:
     """One assessed checkpoint: `successes` of `n` samples at `effective_compute` (FLOP)."""
 
     effective_compute: float
-    successes: int
+    successes: float  # a sum of per-sample means when epochs were averaged
     n: int
 
     def __post_init__(self) -> None:

@@ -54,7 +54,7 @@ class _Record:
     continue_training: str
     stopped: bool
     reasons: list[str]
-    counts: dict[str, list[int]]  # eval -> [successes, n]
+    counts: dict[str, list[float]]  # eval -> [successes, n]
     alerts: list[str] = field(default_factory=list)
 
 
@@ -253,7 +253,9 @@ class Gatekeeper:
         latest = self.history[-1].effective_compute
         for eval_id, line, label in threshold_lines(self.policy):
             points = [
-                Point(r.effective_compute, *r.counts[eval_id]) for r in self.history if eval_id in r.counts
+                Point(r.effective_compute, r.counts[eval_id][0], int(r.counts[eval_id][1]))
+                for r in self.history
+                if eval_id in r.counts
             ]
             if len(points) < 2:
                 continue

@@ -139,7 +139,9 @@ def _alert_fact(domains: dict[str, DomainScore], want: bool, only: list[str] | N
 def _evidence_fact(scorecard: Scorecard, wanted: list[str]) -> _Match:
     facts, evals = [], []
     for eval_id, status in scorecard.evidence_status.items():
-        if status is not EvidenceStatus.ok and status.value in wanted:
+        # evidence for another eval spec is, for this eval, missing
+        named = status.value in wanted or (status is EvidenceStatus.mismatch and "missing" in wanted)
+        if status is not EvidenceStatus.ok and named:
             facts.append(f"evidence for '{eval_id}' is {status.value}")
             evals.append(eval_id)
     if "inconclusive" in wanted and scorecard.inconclusive:

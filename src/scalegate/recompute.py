@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scalegate.evals.evidence import EvalEvidence
+from scalegate.evals.grading import regrade_all
 from scalegate.gates import Decision, decide
 from scalegate.policy.schema import Policy
 from scalegate.safety_case import CaseResult, evaluate_case
@@ -27,7 +28,9 @@ def decide_again(
 ) -> tuple[Scorecard, Decision]:
     """Scorecard and decision from the evidence, the checkpoint's compute figures, the
     protections in place and the submitted safety cases (re-checked against the evidence and
-    the document digests recorded with them)."""
+    the document digests recorded with them). The evidence is re-graded by `policy` first
+    (evals/grading.py): a record graded under other rules is read under these."""
+    evidence, post_evidence = graded(policy, evidence, post_evidence)
     scorecard = build_scorecard(
         policy,
         dict(evidence),
@@ -41,3 +44,16 @@ def decide_again(
         if r.case is not None
     }
     return scorecard, decide(policy, scorecard, protections, checked)
+
+
+def graded(
+    policy: Policy,
+    evidence: Mapping[str, EvalEvidence],
+    post_evidence: Mapping[str, EvalEvidence] | None = None,
+) -> tuple[dict[str, EvalEvidence], dict[str, EvalEvidence] | None]:
+    """Pre- and post-mitigation evidence re-graded by `policy`."""
+
+    def again(evs: Mapping[str, EvalEvidence]) -> dict[str, EvalEvidence]:
+        return regrade_all(evs, policy.evals, policy.statistics, policy.evidence)
+
+    return again(evidence), None if post_evidence is None else again(post_evidence)

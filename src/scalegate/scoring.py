@@ -34,6 +34,9 @@ class Comparison(BaseModel):
     high: float | None = None
     n: int | None = None
     evidence_status: EvidenceStatus
+    # the comparison is one of a family of this many on its rule-out side: low/high are the
+    # interval at (1 - confidence) / family (scoring.evaluate_condition)
+    family: int = 1
 
     def describe(self) -> str:
         sym = ">=" if self.op == "at_least" else "<="
@@ -44,9 +47,10 @@ class Comparison(BaseModel):
                 f"{self.eval_id}: {self.value:g} successes in {self.n} attempts "
                 f"(passes at {self.threshold:g}): {self.state}"
             )
+        fam = f", family of {self.family}" if self.family > 1 else ""
         return (
             f"{self.eval_id}.{self.metric} = {self.value:.3f} "
-            f"[{self.low:.3f}, {self.high:.3f}] n={self.n} {sym} {self.threshold:g}: {self.state}"
+            f"[{self.low:.3f}, {self.high:.3f}{fam}] n={self.n} {sym} {self.threshold:g}: {self.state}"
         )
 
 
@@ -123,20 +127,34 @@ POST_EQUALS_PRE = (
 
 
 def evaluate_condition(
-    cond: ThresholdCondition, evidence: dict[str, EvalEvidence], metrics: Mapping[str, str] | None = None
+    cond: ThresholdCondition,
+    evidence: dict[str, EvalEvidence],
+    metrics: Mapping[str, str] | None = None,
+    *,
+    family: int = 1,
+    positive: bool = True,
 ) -> ConditionResult:
     """Kleene logic over three states, with `unknown` (no evidence) kept apart from
-    `inconclusive` (evidence too weak to decide), because they call for different remedies."""
+    `inconclusive` (evidence too weak to decide), because they call for different remedies.
+
+    Family-wise control on the side that rules the condition out: an `all:` of k parts is
+    ruled out when any one part is, so each part's rule-out reading is made at (1 - c) / k
+    (Bonferroni), and the condition as a whole errs towards allowing at most (1 - c) / 2.
+    Under `not:` the sides swap, and `any:` is the family. `family` is the divisor so far;
+    `positive` whether the node is under an even number of `not:`."""
     if cond.eval is not None:
-        comp = _compare(cond, evidence, metrics or {})
+        comp = _compare(cond, evidence, metrics or {}, family=family, positive=positive)
         return ConditionResult(state=comp.state, comparisons=[comp])
     if cond.suite is not None:
         return _suite(cond.suite, evidence, metrics or {})
     if cond.not_ is not None:
-        inner = evaluate_condition(cond.not_, evidence, metrics)
+        inner = evaluate_condition(cond.not_, evidence, metrics, family=family, positive=not positive)
         flipped = {State.crossed: State.below, State.below: State.crossed}.get(inner.state, inner.state)
         return ConditionResult(state=flipped, comparisons=inner.comparisons)
-    children = [evaluate_condition(c, evidence, metrics) for c in (cond.all or cond.any or [])]
+    parts = cond.all or cond.any or []
+    divides = (cond.all is not None) == positive and len(parts) > 1
+    each = family * len(parts) if divides else family
+    children = [evaluate_condition(c, evidence, metrics, family=each, positive=positive) for c in parts]
     comps = [c for child in children for c in child.comparisons]
     states = {child.state for child in children}
     decisive, other = (State.below, State.crossed) if cond.all else (State.crossed, State.below)
@@ -152,7 +170,12 @@ def evaluate_condition(
 
 
 def _compare(
-    cond: ThresholdCondition, evidence: dict[str, EvalEvidence], metrics: Mapping[str, str]
+    cond: ThresholdCondition,
+    evidence: dict[str, EvalEvidence],
+    metrics: Mapping[str, str],
+    *,
+    family: int = 1,
+    positive: bool = True,
 ) -> Comparison:
     assert cond.eval is not None
     metric = cond.metric or metrics.get(cond.eval, "accuracy")
@@ -170,7 +193,17 @@ def _compare(
             state=State.unknown,
             evidence_status=status if status is not EvidenceStatus.ok else EvidenceStatus.missing,
         )
-    state = compare(est.low, est.high, **{op: threshold})
+    low, high = est.low, est.high
+    state = compare(low, high, **{op: threshold})
+    if family > 1:
+        # the rule-out side (below for a positive node, crossed under `not:`) is read on the
+        # wider interval at (1 - c) / family; never narrower than the recorded one
+        wide = est.at(1 - (1 - est.confidence) / family)
+        low, high = min(low, wide.low), max(high, wide.high)
+        strict = compare(low, high, **{op: threshold})
+        rule_out = State.below if positive else State.crossed
+        if state is rule_out and strict is not rule_out:
+            state = State.inconclusive
     return Comparison(
         eval_id=cond.eval,
         metric=metric,
@@ -178,10 +211,11 @@ def _compare(
         threshold=threshold,
         state=state,
         value=est.value,
-        low=est.low,
-        high=est.high,
+        low=low,
+        high=high,
         n=est.n,
         evidence_status=status,
+        family=family,
     )
 
 

@@ -20,6 +20,7 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 
 from scalegate import assessment
 from scalegate.errors import InputError
+from scalegate.evals import acquire
 from scalegate.evals import cache as cache_mod
 from scalegate.evals.cache import EvidenceCache, eval_key, is_complete, too_old
 from scalegate.evals.evidence import EvalEvidence, Provenance
@@ -305,13 +306,13 @@ class _Runs:
         self.policy = load_policy(
             write_policy(tmp_path / "policy.yaml", POLICY.format(statistics=statistics))
         )
-        real = assessment.load_model
+        real = acquire.load_model
 
         def counting(target: ModelTarget) -> Any:
             self.loads += 1
             return real(target)
 
-        monkeypatch.setattr(assessment, "load_model", counting)
+        monkeypatch.setattr(acquire, "load_model", counting)
 
     def run(
         self, out: str, model: str = "flaky/p=0.6", cache: EvidenceCache | None = None, resume: bool = False

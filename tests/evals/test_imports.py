@@ -54,12 +54,15 @@ def policy() -> Policy:
 @pytest.fixture(scope="module")
 def mock_log(tmp_path_factory: pytest.TempPathFactory, policy: Policy) -> Path:
     """A real Inspect log of the reference policy's cyber_knowledge eval on 20 questions, answered
-    "B" by Inspect's mock model (generate-and-parse scoring)."""
+    A, B, C, D in turn by Inspect's mock model (generate-and-parse scoring; one letter for every
+    question would be answer-position collapse, `unreliable`)."""
     spec = policy.evals["cyber_knowledge"]
     usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
     outputs = [
-        ModelOutput.from_content(model="mockllm/model", content="B").model_copy(update={"usage": usage})
-        for _ in range(20)
+        ModelOutput.from_content(model="mockllm/model", content=LETTERS[i % 4]).model_copy(
+            update={"usage": usage}
+        )
+        for i in range(20)
     ]
     target = ModelTarget("mockllm/model", "mockllm/model", {"custom_outputs": outputs})
     ev = run_eval(

@@ -54,7 +54,7 @@ def _run(task: Task, tmp_path: Path, rules: EvidenceRules = RULES, spec: EvalSpe
     )
 
 
-def test_clean_run_is_ok_with_wilson_interval(tmp_path: Path) -> None:
+def test_clean_run_is_ok_with_an_exact_interval(tmp_path: Path) -> None:
     task = Task(
         dataset=_dataset(10),
         solver=_fail_on(set()),
@@ -64,7 +64,8 @@ def test_clean_run_is_ok_with_wilson_interval(tmp_path: Path) -> None:
     assert ev.status is EvidenceStatus.ok
     est = ev.metrics["accuracy"]
     assert (est.successes, est.n) == (7, 10)
-    assert est.low == pytest.approx(0.3968, abs=1e-3) and est.high == pytest.approx(0.8922, abs=1e-3)
+    # Clopper-Pearson, the default (Wilson gave [0.3968, 0.8922])
+    assert est.low == pytest.approx(0.3475, abs=1e-3) and est.high == pytest.approx(0.9333, abs=1e-3)
     assert ev.log_path and Path(ev.log_path).is_file() and ev.log_path.endswith(".eval")
 
 
@@ -134,12 +135,28 @@ def test_unparseable_generations_make_evidence_unreliable_not_low(tmp_path: Path
 
 def test_parseable_generations_are_scored(tmp_path: Path) -> None:
     spec = PARSE_SPEC
-    target = _mock_target(["B"] * 10)
+    answers = ["A", "B", "C", "D", "B"] * 2
+    target = _mock_target(answers)
     ev = run_eval("e", spec, target, log_dir=tmp_path, rules=RULES, statistics=STATS, task=build_task(spec))
     assert ev.status is EvidenceStatus.ok and ev.n_unparsed == 0
     task = build_task(spec)
-    expected = sum(1 for s in task.dataset if s.target == "B")
+    expected = sum(1 for s, a in zip(task.dataset, answers, strict=True) if s.target == a)
     assert ev.metrics["accuracy"].successes == expected
+    assert ev.counts is not None and ev.counts.choices == {"A": 2, "B": 4, "C": 2, "D": 2}
+
+
+def test_one_letter_for_every_question_is_answer_position_collapse(tmp_path: Path) -> None:
+    spec = PARSE_SPEC
+    ev = run_eval(
+        "e",
+        spec,
+        _mock_target(["B"] * 10),
+        log_dir=tmp_path,
+        rules=RULES,
+        statistics=STATS,
+        task=build_task(spec),
+    )
+    assert ev.status is EvidenceStatus.unreliable and "option 'B'" in (ev.message or "")
 
 
 def test_auto_answer_method_parses_generations_for_api_models(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ def test_bad_arguments_are_rejected() -> None:
 
 
 def test_sequential_is_off_by_default_and_needs_the_confidence_sequence() -> None:
-    assert Statistics().sequential is False and Statistics().interval == "wilson"
+    assert Statistics().sequential is False and Statistics().interval == "clopper_pearson"
     with pytest.raises(ValidationError, match="sequential: true needs interval: confidence_sequence"):
         Statistics(sequential=True)
     with pytest.raises(ValidationError, match="confidence_sequence"):
@@ -399,7 +399,7 @@ def test_without_sequential_or_thresholds_every_sample_runs(tmp_path: Path) -> N
         stop_at=[("at_least", 0.5)],
     )
     assert off.status is EvidenceStatus.ok and off.n_scored == 40
-    assert off.metrics["accuracy"].method == "wilson" and off.message is None
+    assert off.metrics["accuracy"].method == "clopper_pearson" and off.message is None
     no_thresholds = _run_simulated(0.95, tmp_path, None, spec)
     assert no_thresholds.n_scored == 40 and no_thresholds.metrics["accuracy"].method == "confidence_sequence"
 

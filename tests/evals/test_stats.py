@@ -124,7 +124,7 @@ def test_clopper_pearson_bounds_solve_the_binomial_tail_equations() -> None:
 
 
 def test_estimate_proportion_records_value_counts_and_method() -> None:
-    est = estimate_proportion(5, 10)
+    est = estimate_proportion(5, 10, method="wilson")
     assert isinstance(est, Estimate)
     assert est.value == 0.5
     assert (est.successes, est.n) == (5, 10)
@@ -132,6 +132,10 @@ def test_estimate_proportion_records_value_counts_and_method() -> None:
     assert est.confidence == 0.95
     assert est.low == pytest.approx(0.2366, abs=TOL)
     assert est.high == pytest.approx(0.7634, abs=TOL)
+    # the default is exact (Clopper-Pearson): beta quantiles 0.1871 and 0.8129
+    exact = estimate_proportion(5, 10)
+    assert exact.method == "clopper_pearson"
+    assert (exact.low, exact.high) == (pytest.approx(0.1871, abs=TOL), pytest.approx(0.8129, abs=TOL))
 
 
 def test_estimate_proportion_uses_clopper_pearson_when_asked() -> None:

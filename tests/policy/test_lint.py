@@ -564,6 +564,14 @@ CASES = [
         (),
         id="L33-unverified-clause",
     ),
+    pytest.param(
+        set_("evidence", {"min_samples": 10}),
+        "L34",
+        "evidence.min_samples",
+        "warning",
+        (),
+        id="L34-too-few-samples",
+    ),
 ]
 
 
@@ -596,6 +604,19 @@ def test_rules_are_numbered_in_order_and_documented() -> None:
 
 
 # --- details of single rules ---------------------------------------------------------------------
+
+
+def test_planned_n_too_small_to_rule_a_threshold_out() -> None:
+    # at_least 0.1 with confidence 0.95: a zero score rules it out only from 36 samples (0.9^35 > 0.025)
+    low = (
+        set_("domains.bio.thresholds.medium.when", {"eval": "bio", "at_least": 0.1}),
+        set_("domains.bio.thresholds.medium.alert", {"eval": "bio", "at_least": 0.05}),
+    )
+    policy = mutated(*low, set_("evals.bio.args", {"limit": 30}))
+    found = [f for f in lint_policy(policy) if f.rule == "L34"]
+    assert any("from 36 samples" in f.message and "plans 30" in f.message for f in found), found
+    ok = mutated(*low, set_("evals.bio.args", {"limit": 36}))
+    assert not [f for f in lint_policy(ok) if f.rule == "L34"]
 
 
 def test_threshold_actor_profile_is_asked_only_of_misuse_domains() -> None:

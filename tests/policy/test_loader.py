@@ -90,7 +90,7 @@ def test_valid_policy_parses_with_defaults_filled_in() -> None:
     assert policy.levels == ["low", "medium", "high"]
     assert policy.actions == list(DEFAULT_ACTIONS)
     assert policy.statistics.confidence == 0.95
-    assert policy.statistics.interval == "wilson"
+    assert policy.statistics.interval == "clopper_pearson"  # exact by default (issue 11)
     assert policy.statistics.inconclusive_as == "crossed"
     assert policy.evidence.min_samples == 20
     assert policy.domains["cyber"].thresholds["high"].when is not None

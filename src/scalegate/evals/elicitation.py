@@ -218,7 +218,8 @@ def combine(
     eval fails closed with the most serious status among the failures.
     """
     m = len(parts)
-    correction = f"best of {m} profiles, Bonferroni: each at {adjusted(statistics, m).confidence:.4g}"
+    each = adjusted(statistics, m).confidence
+    correction = f"best of {m} profiles, Bonferroni on the lower ends: each at {each:.4g}"
     red_teamed = bool(red_team_profiles) and all(
         parts[p].status is EvidenceStatus.ok for p in red_team_profiles if p in parts
     )
@@ -251,12 +252,17 @@ def combine(
     best_name = pick(with_metric, key=lambda n: (with_metric[n].metrics[metric].value, n))
     best = with_metric[best_name]
     estimates = [p.metrics[metric] for p in with_metric.values()]
+    # The maximum is ruled out below t only when every profile's upper end is, and the profile
+    # whose true score is the maximum errs there with at most (1 - c) / 2 on its own: the upper
+    # ends need no correction (it would only cost samples). The lower ends keep it: the best
+    # of m lower ends would otherwise confirm a crossing too often.
+    highs = [e.at(statistics.confidence).high for e in estimates] if worst_case == "highest" else None
     joint = Estimate(
         value=best.metrics[metric].value,
         successes=best.metrics[metric].successes,
         n=best.metrics[metric].n,
         low=pick(e.low for e in estimates),
-        high=pick(e.high for e in estimates),
+        high=max(highs) if highs is not None else pick(e.high for e in estimates),
         confidence=statistics.confidence,
         method=best.metrics[metric].method,
     )

@@ -86,6 +86,49 @@ class Provenance(BaseModel):
     reused: Reuse | None = None
 
 
+RunStatus = Literal["success", "cancelled", "error"]
+
+
+class Counts(BaseModel):
+    """All that grading reads, and all it needs: a record anyone can re-grade.
+
+    `scored` counts distinct samples (epochs are averaged per sample first), so `successes`
+    is a whole number for one epoch and a sum of per-sample means for several.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    run_status: RunStatus = "success"
+    run_error: str | None = None
+    planned: int | None = None  # distinct samples the run meant to score
+    scored: int = 0
+    successes: float = 0.0
+    errors: int = 0  # distinct samples with a run or instrument failure
+    unparsed: int = 0  # distinct samples whose answer the model did not give readably
+    non_binary: int = 0  # scores that are not correct/incorrect
+    blocked: int = 0  # samples a declared mitigation refused (wrong answers, not the model's)
+    epochs: int = 1
+    # chosen option -> samples, for multiple choice (answer-position collapse)
+    choices: dict[str, int] = Field(default_factory=dict)
+    n_options: int | None = None
+    # cluster value -> (sum of per-sample scores, samples), when the eval declares a cluster field
+    cluster_field: str | None = None
+    clusters: dict[str, tuple[float, int]] = Field(default_factory=dict)
+    # stopped early by scalegate's sequential rule: only the confidence sequence is valid
+    sequential: bool = False
+
+
+class SpecBinding(BaseModel):
+    """The eval spec evidence was gathered for: evidence read by a policy whose eval asks
+    another question (task, arguments, metric) is `mismatch`, whatever the eval is called."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    metric: str = "accuracy"
+
+
 class EvalEvidence(BaseModel):
     """One eval's result for one checkpoint, with the reason it can or cannot be used."""
 
@@ -114,6 +157,12 @@ class EvalEvidence(BaseModel):
     # under red-team profiles (a policy may refuse it otherwise).
     mitigations: list[str] = Field(default_factory=list)
     red_teamed: bool = False
+    # What grading read (evals/grading.py), so any reader re-grades under its own policy, and
+    # the spec the evidence answers. None on records written before scalegate 0.x kept them.
+    counts: Counts | None = None
+    spec: SpecBinding | None = None
+    # what the record says beyond grading (a sequential stop, a reuse), kept across re-grading
+    note: str | None = None
 
     @property
     def usable(self) -> bool:

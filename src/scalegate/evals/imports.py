@@ -40,10 +40,10 @@ from pydantic import ValidationError
 
 from scalegate import __version__
 from scalegate.errors import InputError
+from scalegate.evals import grading
 from scalegate.evals.assets import resolve_model, sha256_file
 from scalegate.evals.evidence import CountedFrom, EvalEvidence, ImportSource, Provenance, SourceFormat
-from scalegate.evals.runner import ModelTarget, evidence_from_log
-from scalegate.evals.stats import estimate_proportion
+from scalegate.evals.runner import WEIGHTS_METADATA, ModelTarget, evidence_from_log
 from scalegate.policy.schema import EvalSpec, EvidenceStatus, Policy
 
 IMPORT_SCHEMA = "scalegate.evidence-import/1"
@@ -185,7 +185,38 @@ def import_evidence(
             out[eval_id] = ev
     if problems:
         raise EvidenceImportError(problems)
+    out = {k: _pinned(ev, plan[k][0], model) for k, ev in out.items()}
     return {k: out[k] for k in policy.evals if k in out}
+
+
+def _pinned(ev: EvalEvidence, src: _Source, model: str | None) -> EvalEvidence:
+    """Tie evidence to the weights it measured, so a later assessment of other weights saved
+    under the same name finds it stale: the weights a scalegate run recorded in its log, else
+    those of the local folder `--model` (or the file) names, as they are at import time."""
+    if ev.provenance is None:
+        return ev
+    weights = None
+    if isinstance(src, _Inspect):
+        recorded = (src.log.eval.metadata or {}).get(WEIGHTS_METADATA)
+        weights = recorded if isinstance(recorded, str) else None
+    if weights is None:
+        weights = _local_weights(model or ev.provenance.model)
+    if weights is None:
+        return ev
+    return ev.model_copy(update={"provenance": ev.provenance.model_copy(update={"weights_sha256": weights})})
+
+
+def _local_weights(model: str) -> str | None:
+    from scalegate.evals.model_ref import target_for
+
+    if not model.startswith(("hf/", "bundled/")):
+        if not Path(model).expanduser().is_dir():  # lm-eval records a local model by its path
+            return None
+        model = f"hf/{model}"
+    try:
+        return target_for(model).weights_sha256
+    except InputError:  # not a local folder here: nothing to pin (a local assessment finds it stale)
+        return None
 
 
 def _expand(paths: Iterable[Path], problems: list[str]) -> tuple[list[Path], list[Path]]:
@@ -649,6 +680,13 @@ def _inspect_evidence(
             "re-run the eval with a current Inspect"
         )
         return None
+    if ev.counts is not None and ev.counts.blocked:
+        # a mitigation's blocks are scalegate's own post-mitigation runs' effect; an imported log
+        # is never post-mitigation evidence, so a "blocked" answer there is just a wrong one
+        unblocked = ev.counts.model_copy(update={"blocked": 0})
+        ev = grading.regrade(
+            ev.model_copy(update={"counts": unblocked}), spec, policy.statistics, policy.evidence
+        )
     base = ev.provenance.model_dump() if ev.provenance else {}
     provenance = ImportedProvenance(
         **{
@@ -712,12 +750,16 @@ def _lm_eval_evidence(
 
     samples = src.samples.get(task) or _find_samples(src, task, problems)
     sample_ids_sha = None
+    cluster = spec.cluster or policy.statistics.cluster
     if samples is not None:
-        counted = _count(samples, name, filt, where, problems)
+        counted = _count(samples, name, filt, where, problems, cluster)
         if counted is None:
             return None
-        successes, n, ids = counted
-        sample_ids_sha = hashlib.sha256(json.dumps(sorted(ids)).encode()).hexdigest()
+        observations, n_options = counted
+        n = len(observations)
+        successes = sum(o.value or 0 for o in observations)
+        ids = sorted(o.sample_id for o in observations)
+        sample_ids_sha = hashlib.sha256(json.dumps(ids).encode()).hexdigest()
         if effective is not None and n != effective:
             problems.append(
                 f"{where}: the samples file {samples.path.name} has {n} docs for filter '{filt}', the "
@@ -732,6 +774,7 @@ def _lm_eval_evidence(
             )
             return None
         counted_from: CountedFrom = "lm_eval_samples"
+        counts = grading.tally(observations, planned=n, n_options=n_options, cluster_field=cluster)
     else:
         if not effective:
             problems.append(
@@ -749,13 +792,9 @@ def _lm_eval_evidence(
             )
             return None
         counted_from = "lm_eval_n_samples"
-
-    stats = policy.statistics
-    rules = policy.evidence
-    status, message = EvidenceStatus.ok, None
-    if n < rules.min_samples:
-        status = EvidenceStatus.insufficient
-        message = f"{n} scored samples < the policy's minimum of {rules.min_samples}"
+        # no per-doc record: no clusters to measure, so a clustering policy reads it as one
+        counts = grading.Counts(planned=n, scored=n, successes=float(successes))
+    status, message, metrics = grading.grade(counts, spec, policy.statistics, policy.evidence)
     config: dict[str, Any] = src.data.get("config") or {}
     model_args = config.get("model_args")
     if isinstance(model_args, str):
@@ -796,7 +835,7 @@ def _lm_eval_evidence(
         eval_id=eval_id,
         status=status,
         message=message,
-        metrics={spec.metric: estimate_proportion(successes, n, stats.confidence, stats.interval)},
+        metrics=metrics,
         n_planned=effective if effective is not None else n,
         n_scored=n,
         scoring_methods={f"lm_eval:{name}": n},
@@ -804,6 +843,8 @@ def _lm_eval_evidence(
         provenance=provenance,
         started_at=started,
         completed_at=completed,
+        counts=counts,
+        spec=grading.bind(spec),
     )
 
 
@@ -829,17 +870,18 @@ def _find_samples(src: _LmEval, task: str, problems: list[str]) -> _Samples | No
 
 
 def _count(
-    samples: _Samples, name: str, filt: str, where: str, problems: list[str]
-) -> tuple[int, int, list[str]] | None:
-    """Successes and n, exactly, from the per-doc values of one metric under one filter."""
+    samples: _Samples, name: str, filt: str, where: str, problems: list[str], cluster: str | None
+) -> tuple[list[grading.Observation], int | None] | None:
+    """One observation per doc of one metric under one filter, with the option the model chose
+    (the highest log-likelihood) and the doc's cluster, and the number of options."""
     rows = [r for r in samples.rows if r.get("filter", "none") == filt]
     if not rows:
         filters = sorted({str(r.get("filter")) for r in samples.rows})
         problems.append(f"{where}: {samples.path.name} has no docs for filter '{filt}' (filters: {filters})")
         return None
     seen: set[Any] = set()
-    successes = 0
-    ids: list[str] = []
+    out: list[grading.Observation] = []
+    options: set[int] = set()
     for r in rows:
         doc_id = r["doc_id"]
         if doc_id in seen:
@@ -856,10 +898,40 @@ def _count(
                 f"'{name}' is not a per-doc correct/incorrect here"
             )
             return None
-        successes += int(v)
         doc = r.get("doc")
-        ids.append(str(doc["id"]) if isinstance(doc, dict) and "id" in doc else str(doc_id))
-    return successes, len(rows), ids
+        choice = _chosen_option(r.get("filtered_resps"))
+        if choice is not None:
+            options.add(len(r["filtered_resps"]))
+        group = doc.get(cluster) if isinstance(doc, dict) and cluster else None
+        out.append(
+            grading.Observation(
+                sample_id=str(doc["id"]) if isinstance(doc, dict) and "id" in doc else str(doc_id),
+                value=int(v),
+                choice=None
+                if choice is None
+                else _LETTERS[choice]
+                if choice < len(_LETTERS)
+                else str(choice),
+                cluster=None if group is None else str(group),
+            )
+        )
+    return out, options.pop() if len(options) == 1 else None
+
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _chosen_option(resps: Any) -> int | None:
+    """The option a multiple-choice doc's log-likelihoods pick: [[loglik, is_greedy], ...]."""
+    if not isinstance(resps, list) or len(resps) < 2:
+        return None
+    try:
+        values = [float(x[0]) for x in resps]
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
+    if not all(math.isfinite(v) for v in values):
+        return None
+    return max(range(len(values)), key=lambda i: values[i])
 
 
 def _version(data: dict[str, Any], task: str) -> str | int | None:
@@ -1030,9 +1102,64 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def stale_for(ev: EvalEvidence, model: str) -> str | None:
+def against_source(ev: EvalEvidence, spec: EvalSpec, policy: Policy) -> EvalEvidence:
+    """Imported evidence re-derived from the file it pins, whenever that file is present: the
+    record's counts must be the ones the file gives today (an evidence file edited and its
+    checksum updated in the manifest is caught here). A pinned file whose bytes changed, or a
+    record its file contradicts, is `error`. Evidence for another spec is left to `regrade`."""
+    src = ev.provenance.source if ev.provenance is not None else None
+    if src is None or ev.spec is None or grading.spec_difference(ev.spec, spec) is not None:
+        return ev
+    path = Path(src.file)
+    if not path.is_file():
+        return ev  # the log stayed with whoever imported it: the record's counts stand
+    if sha256_file(path) != src.sha256:
+        return _broken(ev, f"{path} changed since it was imported (sha256 differs); import it again")
+    task = src.task if src.metric is None else f"{src.task}:{src.metric.partition(',')[0]}"
+    files = [path] + (
+        [Path(src.samples_file)] if src.samples_file and Path(src.samples_file).is_file() else []
+    )
+    try:
+        again = import_evidence(files, policy, assign={ev.eval_id: task}).get(ev.eval_id)
+    except InputError as exc:
+        return _broken(ev, f"{path} no longer imports for this eval ({str(exc)[:300]})")
+    if again is None or again.counts != ev.counts:
+        return _broken(
+            ev,
+            f"the evidence record contradicts the log it pins ({path}): the log gives "
+            f"{_counted(again)}, the record says {_counted(ev)}; import it again",
+        )
+    return ev
+
+
+def _counted(ev: EvalEvidence | None) -> str:
+    c = ev.counts if ev is not None else None
+    return (
+        "nothing"
+        if c is None
+        else f"{c.successes:g} of {c.scored} ({c.unparsed} unparsed, {c.errors} errors)"
+    )
+
+
+def _broken(ev: EvalEvidence, why: str) -> EvalEvidence:
+    return ev.model_copy(update={"status": EvidenceStatus.error, "message": why, "metrics": {}})
+
+
+def stale_for(ev: EvalEvidence, model: str, weights_sha256: str | None = None) -> str | None:
     """Why imported evidence does not count for the model being assessed (None if it does):
-    a result for another checkpoint is stale and never counts."""
+    a result for another checkpoint is stale and never counts. Where the assessed weights are
+    local (`weights_sha256`), the evidence must pin the same weights: a name alone is not enough."""
+    recorded_weights = ev.provenance.weights_sha256 if ev.provenance is not None else None
+    if weights_sha256 is not None and recorded_weights != weights_sha256:
+        if recorded_weights is None:
+            return (
+                "imported evidence does not pin the model's weights, and the model being assessed has "
+                "local weights: import it again with --model naming the weights folder: stale"
+            )
+        return (
+            f"imported evidence is for weights {recorded_weights[:12]}, the model being assessed has "
+            f"{weights_sha256[:12]} (new weights under the same name?): stale"
+        )
     recorded = ev.provenance.model if ev.provenance is not None else None
     if recorded is None:
         return "imported evidence names no model"

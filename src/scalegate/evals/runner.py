@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from scalegate.errors import InputError
-from scalegate.evals import sequential
+from scalegate.evals import grading, sequential
 from scalegate.evals.evidence import EvalEvidence, Provenance
-from scalegate.evals.stats import estimate_proportion
 from scalegate.policy.schema import EvalSpec, EvidenceRules, EvidenceStatus, Statistics
 
 SCALEGATE_PREFIX = "scalegate/"
@@ -41,6 +40,9 @@ MAX_RETRIES = 3
 CALL_TIMEOUT_S = 300
 #: Stop an eval early when this share of samples errors (its evidence is unusable anyway).
 FAIL_ON_ERROR = 0.2
+
+#: Eval metadata naming the sha256 of the local weights a log was produced from.
+WEIGHTS_METADATA = "scalegate_weights_sha256"
 
 #: The generation settings every eval runs with; part of the evidence cache key.
 GENERATE_CONFIG: dict[str, Any] = {"temperature": 0.0}
@@ -79,9 +81,23 @@ def build_task(spec: EvalSpec, sample_limit: int | None = None) -> Any:
     if sample_limit is not None:
         args["limit"] = min(sample_limit, args.get("limit") or sample_limit)
     try:
-        return factory(**args)
+        task = factory(**args)
     except TypeError as exc:
         raise InputError(f"task {spec.task}: bad arguments {sorted(args)}: {exc}") from exc
+    check_epochs(spec, getattr(task, "epochs", None))
+    return task
+
+
+def check_epochs(spec: EvalSpec, epochs: int | None) -> None:
+    """Epochs at temperature 0 (every scalegate run) repeat one answer: more of them add no
+    information, and a reader could mistake them for more samples. Refused unless the policy
+    says why (`epochs_reason`); graded, they are averaged per sample either way."""
+    if epochs is not None and epochs > 1 and not spec.epochs_reason:
+        raise InputError(
+            f"task {spec.task}: {epochs} epochs at temperature {GENERATE_CONFIG['temperature']:g} repeat "
+            "the same answer and add no information; use one epoch, or give the eval an `epochs_reason` "
+            "saying why repeats differ (each sample still counts once)"
+        )
 
 
 def load_model(target: ModelTarget) -> Any:
@@ -173,7 +189,10 @@ def run_eval(
                 timeout=CALL_TIMEOUT_S,
                 fail_on_error=FAIL_ON_ERROR,
                 limit=sample_limit if isinstance(task_obj, str) else None,
-                metadata=metadata,
+                # the weights the log was produced from, so an import can pin them
+                metadata={**(metadata or {}), WEIGHTS_METADATA: target.weights_sha256}
+                if target.weights_sha256
+                else metadata,
                 **GENERATE_CONFIG,
             )
     except Exception as exc:  # Inspect raises for unknown tasks, bad args, provider failures
@@ -260,77 +279,124 @@ def evidence_from_log(
     )
     dataset_n = log.eval.dataset.samples if log.eval.dataset else None
     epochs = log.eval.config.epochs or 1
-    planned = dataset_n * epochs if dataset_n is not None else None
+    planned = dataset_n
     if log.eval.config.limit is not None and planned is not None:
         limit = log.eval.config.limit
-        planned = min(planned, limit * epochs) if isinstance(limit, int) else planned
+        planned = min(planned, limit) if isinstance(limit, int) else planned
 
+    listed = planned  # what the run set out to score; `planned` becomes what grading expects
     record = sequential.record_from_log(log)
-    errors = [s for s in samples if s.error is not None]
-    values: list[int] = []
-    by_key: dict[tuple[str | int, int], int] = {}
-    unparsed = 0
-    methods: Counter[str] = Counter()
-    non_binary = 0
-    for s in samples:
-        if s.error is not None or not s.scores:
-            continue
-        score = next(iter(s.scores.values()))
-        v = sequential.binary_value(score.value)
-        if v is None:
-            non_binary += 1
-            continue
-        values.append(v)
-        by_key[(s.id, s.epoch)] = v
-        smeta = score.metadata or {}
-        if smeta.get("parsed") is False:
-            unparsed += 1
-        if smeta.get("method"):
-            methods[str(smeta["method"])] += 1
-
-    metrics = {}
-    expected = planned
-    mismatch = None
+    cluster = spec.cluster or statistics.cluster
+    observations = [_observe(s, cluster) for s in samples]
+    ran = {o.sample_id for o in observations if not o.error and o.value is not None}
+    problem = None
     if record is not None:
         # The confidence sequence holds at every n at once, so it may be read at the stopping n at
         # the policy's own confidence, even one other than the level the rule stopped at.
+        by_key = {(s.id, s.epoch): o for s, o in zip(samples, observations, strict=True)}
         used = [by_key.get((key[0], key[1])) for key in record.get("used", [])]
-        successes = sum(v for v in used if v is not None)
+        successes = sum(o.value or 0 for o in used if o is not None)
         matches = (
             None not in used and len(used) == record.get("n_used") and successes == record.get("successes")
         )
-        if used and matches:
-            metrics[spec.metric] = estimate_proportion(
-                successes, len(used), statistics.confidence, "confidence_sequence"
-            )
-        elif used:
-            mismatch = "the sequential stopping record does not match the logged sample scores"
+        if used and not matches:
+            problem = "the sequential stopping record does not match the logged sample scores"
+        # the estimate reads the samples the rule used; errors and unreadable answers are
+        # counted over every sample that ran
+        kept = {o.sample_id for o in used if o is not None}
+        observations = [o for o in observations if o.sample_id in kept or o.error or o.value is None]
         if planned is not None:
-            expected = planned - int(record.get("early_stops", 0))
+            planned -= int(record.get("early_stops", 0))
+            # every planned sample ran (some after the stop, outside the estimate): complete
+            planned = len(kept) if len(ran) >= planned else planned
         note = "; ".join(x for x in (note, sequential.describe(record)) if x)
-    elif values:
-        metrics[spec.metric] = estimate_proportion(
-            sum(values), len(values), statistics.confidence, statistics.interval
+    if log.status == "cancelled":
+        run_status, run_error = "cancelled", "the Inspect run was cancelled"
+    elif log.status != "success":
+        detail = log.error.message if log.error else f"status {log.status}"
+        run_status, run_error = "error", f"the Inspect run did not succeed: {detail}"[:2000]
+    elif problem is not None:
+        run_status, run_error = "error", problem
+    else:
+        run_status, run_error = "success", None
+    counts = grading.tally(
+        observations,
+        planned=planned,
+        epochs=epochs,
+        n_options=max((len(s.choices) for s in samples if s.choices), default=None),
+        cluster_field=cluster,
+        sequential=record is not None,
+        run_status=run_status,  # type: ignore[arg-type]
+        run_error=run_error,
+    )
+    if epochs > 1 and not _temperature(log) > 0 and not spec.epochs_reason:
+        extra = (
+            f"{epochs} epochs at temperature 0 repeat one answer: averaged per sample (n = {counts.scored})"
         )
-    status, message = _grade(log, spec, expected, len(values), len(errors), unparsed, non_binary, rules)
-    if mismatch is not None and status is EvidenceStatus.ok:
-        status, message, metrics = EvidenceStatus.error, mismatch, {}
+        note = "; ".join(x for x in (note, extra) if x)
+    status, message, metrics = grading.grade(counts, spec, statistics, rules)
     if note:
         message = f"{message}; {note}" if message else note
+    methods: Counter[str] = Counter(
+        str(m)
+        for s in samples
+        for sc in list((s.scores or {}).values())[:1]
+        if (m := (sc.metadata or {}).get("method"))
+    )
     return EvalEvidence(
         eval_id=eval_id,
         status=status,
         message=message[:2000] if message else None,
         metrics=metrics,
-        n_planned=planned,
-        n_scored=len(values),
-        n_errors=len(errors),
-        n_unparsed=unparsed,
+        n_planned=listed,
+        # every sample that ran and was scored; the estimate's n may be fewer (a sequential stop)
+        n_scored=max(counts.scored, len(ran)) if record is not None else counts.scored,
+        n_errors=counts.errors,
+        n_unparsed=counts.unparsed,
         scoring_methods=dict(methods),
         log_path=str(log.location) if log.location else None,
         provenance=provenance,
         started_at=started_at or log.eval.created,
         completed_at=_now(),
+        counts=counts,
+        spec=grading.bind(spec),
+        note=note[:1000] if note else None,
+    )
+
+
+def _temperature(log: Any) -> float:
+    """The sampling temperature a log ran at (0 when it records none: read as deterministic)."""
+    for config in (getattr(log.plan, "config", None), getattr(log.eval, "model_generate_config", None)):
+        value = getattr(config, "temperature", None)
+        if isinstance(value, int | float):
+            return float(value)
+    return 0.0
+
+
+def _observe(sample: Any, cluster: str | None) -> grading.Observation:
+    """One (sample, epoch) of an Inspect log: its first score read through grading.observe."""
+    value: int | None = None
+    error, unparsed, choice = sample.error is not None, False, None
+    if not error:
+        if not sample.scores:
+            error = True  # never scored: the instrument did not run
+        else:
+            score = next(iter(sample.scores.values()))
+            reason = getattr(score, "reason", None)
+            value, error, unparsed = grading.observe(score.value, reason, score.metadata)
+            if sample.choices and isinstance(score.answer, str) and score.answer.strip():
+                choice = score.answer.strip()
+    meta = sample.metadata or {}
+    first = next(iter(sample.scores.values())) if sample.scores else None
+    blocked = first is not None and (first.metadata or {}).get("blocked") is not None
+    return grading.Observation(
+        sample_id=str(sample.id),
+        value=value,
+        error=error,
+        unparsed=unparsed,
+        blocked=blocked,
+        choice=choice,
+        cluster=None if cluster is None or meta.get(cluster) is None else str(meta.get(cluster)),
     )
 
 
@@ -345,46 +411,6 @@ def _provenance(spec: EvalSpec, target: ModelTarget, **run: Any) -> Provenance:
         packages=package_versions(),
         **run,
     )
-
-
-def _grade(
-    log: Any,
-    spec: EvalSpec,
-    planned: int | None,
-    scored: int,
-    errors: int,
-    unparsed: int,
-    non_binary: int,
-    rules: EvidenceRules,
-) -> tuple[EvidenceStatus, str | None]:
-    if log.status == "cancelled":
-        return EvidenceStatus.cancelled, "the Inspect run was cancelled"
-    if log.status != "success":
-        detail = log.error.message if log.error else f"status {log.status}"
-        return EvidenceStatus.error, f"the Inspect run did not succeed: {detail}"[:2000]
-    if spec.metric != "accuracy":
-        return EvidenceStatus.error, (
-            f"metric '{spec.metric}' is not supported yet: scalegate gates on per-sample "
-            "proportions (accuracy)"
-        )
-    if non_binary:
-        return EvidenceStatus.error, (
-            f"{non_binary} sample scores are not correct/incorrect; cannot form a proportion"
-        )
-    if errors:
-        return EvidenceStatus.partial, f"{errors} sample(s) errored (Inspect still said success)"
-    if planned is not None and scored < planned:
-        return EvidenceStatus.partial, f"only {scored} of {planned} planned samples were scored"
-    if scored and unparsed / scored > rules.max_unparsed_fraction:
-        return EvidenceStatus.unreliable, (
-            f"{unparsed} of {scored} answers could not be read "
-            f"({unparsed / scored:.0%} > the policy's limit of {rules.max_unparsed_fraction:.0%})"
-        )
-    if scored < rules.min_samples:
-        return EvidenceStatus.insufficient, (
-            f"{scored} scored samples < the policy's minimum of {rules.min_samples}"
-        )
-    return EvidenceStatus.ok, None
 
 
 def _is_not_found(exc: Exception) -> bool:

@@ -12,10 +12,13 @@ Wilson's, read at a data-dependent stopping time, has no coverage guarantee.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from scalegate.evals import special
 
 if TYPE_CHECKING:  # numpy loads inside the functions: `ledger verify` runs without it
     import numpy as np
@@ -39,21 +42,36 @@ class Estimate(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     value: float
-    successes: int
+    successes: int | float  # whole for correct/incorrect samples; a sum of means after epochs
     n: int
     low: float
     high: float
     confidence: float
     method: IntervalMethod
+    # Set when samples are clustered (docs/design/statistics.md): the variance inflation
+    # measured over `clusters` groups, which shrinks the effective sample size behind the
+    # interval. None: independent samples. Recorded so anyone can recompute the interval.
+    design_effect: float | None = None
+    clusters: int | None = None
+
+    def at(self, confidence: float) -> Estimate:
+        """The same evidence read at another confidence (a family-wise correction)."""
+        return estimate_proportion(
+            self.successes,
+            self.n,
+            confidence,
+            self.method,
+            design_effect=self.design_effect,
+            clusters=self.clusters,
+            value=self.value,
+        )
 
 
 def _z(confidence: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(1 - (1 - confidence) / 2))
+    return special.norm_ppf(1 - (1 - confidence) / 2)
 
 
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval: good coverage near 0 and 1 where the normal interval fails."""
     _check(successes, n, confidence)
     z = _z(confidence)
@@ -61,17 +79,21 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # exact ends: rounding leaves 3.5e-18 at S = 0 and 1 - 1e-16 at S = n, which would let a
+    # zero score rule out `at_most: 0.0` (and a perfect one `at_least: 1.0`)
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return low, high
 
 
-def clopper_pearson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact (conservative) binomial interval from beta quantiles."""
-    from scipy.stats import beta
-
+def clopper_pearson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (conservative) binomial interval from beta quantiles: each end errs with
+    probability at most (1 - confidence) / 2 at every n and p. Fractional (S, n) are the
+    effective counts of clustered or epoch-averaged samples (Korn & Graubard 1998)."""
     _check(successes, n, confidence)
     alpha = 1 - confidence
-    low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, n - successes + 1))
-    high = 1.0 if successes == n else float(beta.ppf(1 - alpha / 2, successes + 1, n - successes))
+    low = 0.0 if successes <= 0 else special.beta_ppf(alpha / 2, successes, n - successes + 1)
+    high = 1.0 if successes >= n else special.beta_ppf(1 - alpha / 2, successes + 1, n - successes)
     return low, high
 
 
@@ -141,7 +163,7 @@ def confidence_sequence_bounds(
     return low, high
 
 
-def confidence_sequence_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+def confidence_sequence_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
     """Robbins' beta-binomial mixture confidence sequence at sample n (uniform prior).
 
     Robbins (1970), "Statistical methods related to the law of the iterated logarithm"; Howard,
@@ -150,13 +172,11 @@ def confidence_sequence_interval(successes: int, n: int, confidence: float = 0.9
     fixed-n intervals, so anyone can recompute it from an Estimate.
     """
     _check(successes, n, confidence)
-    from scipy.special import betaln
-
     # The bisection of `confidence_sequence_bounds` in plain floats: one pair is ~10x faster
     # than through numpy, and agrees with it to rounding (tests check every cell to n = 120).
     s, t = float(successes), float(n)
     level = math.log(1 / (1 - confidence))
-    prior = float(betaln(1.0 + s, 1.0 + t - s))
+    prior = special.betaln(1.0 + s, 1.0 + t - s)
 
     def excluded(q: float) -> bool:
         q = min(max(q, 1e-300), 1 - 1e-16)
@@ -169,27 +189,73 @@ def confidence_sequence_interval(successes: int, n: int, confidence: float = 0.9
         out_lo, in_lo = (mid, in_lo) if excluded(mid) else (out_lo, mid)
         mid = (out_hi + in_hi) / 2
         out_hi, in_hi = (mid, in_hi) if excluded(mid) else (out_hi, mid)
-    return (0.0 if successes == 0 else out_lo), (1.0 if successes == n else out_hi)
+    return (0.0 if successes <= 0 else out_lo), (1.0 if successes >= n else out_hi)
+
+
+_METHODS = {
+    "wilson": wilson_interval,
+    "clopper_pearson": clopper_pearson_interval,
+    "confidence_sequence": confidence_sequence_interval,
+}
 
 
 def estimate_proportion(
-    successes: int, n: int, confidence: float = 0.95, method: IntervalMethod = "wilson"
+    successes: float,
+    n: int,
+    confidence: float = 0.95,
+    method: IntervalMethod = "clopper_pearson",
+    *,
+    design_effect: float | None = None,
+    clusters: int | None = None,
+    value: float | None = None,
 ) -> Estimate:
-    fn = {
-        "wilson": wilson_interval,
-        "clopper_pearson": clopper_pearson_interval,
-        "confidence_sequence": confidence_sequence_interval,
-    }[method]
-    low, high = fn(successes, n, confidence)
+    """The interval of `method` at `confidence`; with a design effect, on the effective
+    sample (Korn & Graubard 1998): n* = n / deff, shrunk further by (t_{n-1} / t_{G-1})^2 for
+    G clusters, the small-cluster correction. Never narrower than the independent interval."""
+    _check(successes, n, confidence)
+    s_eff, n_eff = float(successes), float(n)
+    if design_effect is not None or clusters is not None:
+        factor = max(1.0, design_effect or 1.0)
+        if clusters is not None and clusters >= 2 and n > 1:
+            factor *= (_t(confidence, clusters - 1) / _t(confidence, n - 1)) ** 2
+        elif clusters is not None:  # one cluster: its spread cannot be estimated at all
+            factor = float(n)
+        n_eff = max(1.0, n / factor) if n > 1 else float(n)
+        s_eff = successes / n * n_eff
+    low, high = _METHODS[method](s_eff, n_eff, confidence)
     return Estimate(
-        value=successes / n,
+        value=successes / n if value is None else value,
         successes=successes,
         n=n,
         low=low,
         high=high,
         confidence=confidence,
         method=method,
+        design_effect=design_effect,
+        clusters=clusters,
     )
+
+
+def cluster_design_effect(groups: Sequence[tuple[float, int]]) -> float:
+    """Cluster-robust variance of the mean over the binomial one, at least 1.
+
+    `groups`: (sum of per-sample scores, samples) per cluster. The numerator is the CR1
+    sandwich estimate G/(G-1) * sum_c (S_c - n_c p)^2 / n^2; the denominator p(1-p)/n. A
+    score of exactly 0 or 1 has no within-data spread to measure: 1.
+    """
+    n = sum(k for _, k in groups)
+    g = len(groups)
+    if n == 0 or g < 2:
+        return 1.0
+    p = sum(s for s, _ in groups) / n
+    if p <= 0 or p >= 1:
+        return 1.0
+    robust = g / (g - 1) * sum((s - k * p) ** 2 for s, k in groups) / (n * n)
+    return max(1.0, robust / (p * (1 - p) / n))
+
+
+def _t(confidence: float, df: int) -> float:
+    return special.t_ppf(1 - (1 - confidence) / 2, df)
 
 
 def compare(
@@ -212,8 +278,8 @@ def compare(
     return ComparisonState.inconclusive
 
 
-def _check(successes: int, n: int, confidence: float) -> None:
-    if n <= 0:
+def _check(successes: float, n: float, confidence: float) -> None:
+    if not n > 0:
         raise ValueError("an interval needs at least one sample")
     if not 0 <= successes <= n:
         raise ValueError(f"successes must lie in [0, n], got {successes} of {n}")

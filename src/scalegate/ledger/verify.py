@@ -294,6 +294,14 @@ def _check_decision(e: Entry, state: _State, bad: Any) -> None:
     except (ValidationError, ValueError, TypeError, AttributeError) as exc:
         bad(f"decision inputs do not parse: {exc}")
         return
+    from scalegate.evals.grading import grading_differences
+    from scalegate.recompute import graded
+
+    regraded, regraded_post = graded(policy, evidence, post)
+    for problem in grading_differences(evidence, regraded) + grading_differences(
+        post or {}, regraded_post or {}
+    ):
+        bad(f"evidence not graded by the policy in force: {problem}")
     _, again = decide_again(
         policy,
         evidence,

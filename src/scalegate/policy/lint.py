@@ -11,6 +11,7 @@ registry order.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -1126,6 +1127,59 @@ def _unverified(policy: Policy) -> Iterator[Hit]:
     for path, clause in _cited(policy, ""):
         if clause.tag == "U":
             yield Hit(path, f"clause tagged unverified (U){f': {clause.source}' if clause.source else ''}")
+
+
+@_rule(
+    "L34",
+    "SAMPLES_CANNOT_DECIDE",
+    "warning",
+    checks="`evidence.min_samples` is below 20, or an eval's planned number of samples (its `limit` "
+    "argument, else `min_samples`) is too small for even a zero score (for `at_least`) or a perfect "
+    "one (for `at_most`) to rule a threshold on it out at the policy's confidence with an exact "
+    "interval: n <= log((1 - c) / 2) / log(1 - t).",
+    why="An eval too small to rule a level out can only ever say 'cannot rule out': the threshold "
+    "then blocks forever, or, once someone lowers the confidence to make it move, stops protecting. "
+    "Below 20 samples the usual intervals also miss their level (Wilson's one-sided error reaches "
+    "5-16% at n = 20 near high thresholds).",
+    source="scalegate statistics notes (docs/design/statistics.md); planned-n check",
+    fix="Raise the eval's `limit` (or `evidence.min_samples`) to at least the number named.",
+)
+def _samples_cannot_decide(policy: Policy) -> Iterator[Hit]:
+    if policy.evidence.min_samples < 20:
+        yield Hit(
+            "evidence.min_samples",
+            f"min_samples is {policy.evidence.min_samples}: below 20 an interval is too wide to decide, and "
+            "Wilson's misses its level",
+        )
+    tail = (1 - policy.statistics.confidence) / 2
+    for dname, _domain, level, thr, path in _thresholds(policy):
+        for op, eval_id, value in _comparisons(thr.when):
+            spec = policy.evals.get(eval_id)
+            limit = spec.args.get("limit") if spec is not None else None
+            planned = limit if isinstance(limit, int) and limit > 0 else policy.evidence.min_samples
+            edge = 1 - value if op == "at_least" else value  # the chance a perfect result clears it
+            if not 0 < edge < 1:
+                continue
+            needed = math.floor(math.log(tail) / math.log(edge)) + 1
+            if planned < needed:
+                yield Hit(
+                    f"{path}.when",
+                    f"{dname} {level}: eval '{eval_id}' plans {planned} samples; even a "
+                    f"{'zero' if op == 'at_least' else 'perfect'} score rules `{op}: {value:g}` out only "
+                    f"from {needed} samples at confidence {policy.statistics.confidence:g}",
+                )
+
+
+def _comparisons(cond: ThresholdCondition | None) -> Iterator[tuple[str, str, float]]:
+    """(op, eval, value) of every comparison in a condition outside `not:`."""
+    if cond is None:
+        return
+    simple = _simple(cond)
+    if simple is not None:
+        eval_id, _metric, op, value = simple
+        yield op, eval_id, value
+    for child in cond.all or cond.any or []:
+        yield from _comparisons(child)
 
 
 # --- output ---------------------------------------------------------------------------------------

@@ -54,6 +54,9 @@ class EvidenceStatus(StrEnum):
     unreliable = "unreliable"  # ran, but the answers could not be read (format check failed)
     insufficient = "insufficient"  # fewer scored samples than the policy's minimum
     stale = "stale"  # for another checkpoint, or older than the cadence allows
+    # gathered for another eval spec (task, arguments, metric): evidence for a different
+    # question. Evidence rules that name `missing` cover it too.
+    mismatch = "mismatch"
 
 
 #: Statuses that a response's `evidence:` condition may name. `inconclusive` is the state of a
@@ -66,6 +69,7 @@ EvidenceRuleStatus = Literal[
     "unreliable",
     "insufficient",
     "stale",
+    "mismatch",
     "inconclusive",
 ]
 
@@ -81,10 +85,14 @@ class PolicyMeta(Strict):
 class Statistics(Strict):
     """How evidence becomes a three-state comparison."""
 
+    # The two-sided level of every interval: each end errs with probability at most
+    # (1 - confidence) / 2, so the error that can allow an action is (1 - confidence) / 2.
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    # `clopper_pearson` (exact, the default) holds its level at every n; `wilson` is narrower
+    # but errs more than nominal at small n and high thresholds (docs/design/statistics.md).
     # `confidence_sequence`: Robbins' beta-binomial mixture, valid at every sample size at once,
     # so it may be read while an eval runs (docs/design/sequential.md).
-    interval: Literal["wilson", "clopper_pearson", "confidence_sequence"] = "wilson"
+    interval: Literal["wilson", "clopper_pearson", "confidence_sequence"] = "clopper_pearson"
     # What an interval straddling a threshold means for the level. `crossed` is the
     # precautionary reading ("cannot rule out" means act as though crossed).
     inconclusive_as: Literal["crossed", "below"] = "crossed"
@@ -92,6 +100,10 @@ class Statistics(Strict):
     # settles (crossed or below) every threshold that reads the eval.
     sequential: bool = False
     sequential_seed: int = 0
+    # A sample metadata field whose values group dependent samples (MMLU: `subject`): the
+    # interval then widens by the measured design effect (docs/design/statistics.md). An
+    # eval's own `cluster` overrides it.
+    cluster: str | None = None
 
     @model_validator(mode="after")
     def _sequential_needs_a_confidence_sequence(self) -> Self:
@@ -99,6 +111,11 @@ class Statistics(Strict):
             raise ValueError(
                 f"sequential: true needs interval: confidence_sequence (got {self.interval}): a "
                 "fixed-n interval read at a data-dependent stopping time has no coverage guarantee"
+            )
+        if self.sequential and self.cluster:
+            raise ValueError(
+                "sequential: true cannot be combined with cluster: the confidence sequence assumes "
+                "independent samples; drop one of them"
             )
         return self
 
@@ -110,6 +127,9 @@ class EvidenceRules(Strict):
     # Generate-and-parse scoring: share of answers that could not be read before the eval is
     # `unreliable` (fail closed) instead of a low score.
     max_unparsed_fraction: float = Field(0.05, ge=0.0, le=1.0)
+    # Answer-position collapse: when one option is chosen for more than this share of a
+    # multiple-choice eval's items the measurement is broken (`unreliable`). null: no check.
+    max_option_share: float | None = Field(0.9, gt=0.0, le=1.0)
 
 
 class Elicitation(Cited):
@@ -217,6 +237,11 @@ class EvalSpec(Cited):
     # `highest` for capability scores; `lowest` for a safeguard's score such as a refusal rate,
     # which an attacker tries to push down.
     worst_case: Literal["highest", "lowest"] = "highest"
+    # sample metadata field grouping dependent samples (overrides `statistics.cluster`)
+    cluster: str | None = None
+    # Why repeated epochs of this eval carry information (sampling temperature > 0 is not
+    # recorded, or a stochastic agent): without it, epochs > 1 at temperature 0 are refused.
+    epochs_reason: str | None = None
 
 
 class Suite(Strict):
