@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.scalegate-installed
 
-.PHONY: install demo test lint bench bench-ledger bench-sequential clean
+.PHONY: install demo test lint bench bench-ledger bench-sequential bench-soundness clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench-ledger: install
 
 bench-sequential: install
 	$(BIN)/python benchmarks/bench_sequential.py
+
+bench-soundness: install
+	$(BIN)/python benchmarks/bench_soundness.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache scalegate-results
