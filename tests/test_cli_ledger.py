@@ -77,7 +77,7 @@ def test_assess_signoff_action_verify_and_bundle(tmp_path: Path, tiny_llama: Pat
     lines = (tmp_path / "bundle" / "entries.jsonl").read_text().splitlines(keepends=True)
     (tmp_path / "bundle" / "entries.jsonl").write_text("".join(lines[:-1]))
     res = run_cli("ledger", "verify", "--bundle", str(tmp_path / "bundle"))
-    assert res.returncode == 4 and "anchor mismatch" in res.stderr
+    assert res.returncode == 4 and "entry 9 is missing" in res.stderr
 
     # tamper with the stored decision: verify names the entry and exits 4
     import sqlite3

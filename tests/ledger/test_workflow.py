@@ -28,9 +28,16 @@ def _unchanged(b: Built):  # type: ignore[no-untyped-def]
     return _Ctx()
 
 
-def _fresh_decision(b: Built) -> str:
-    """A new decision with nothing signed yet (external deployment needs rso and ceo)."""
-    _, d = workflow.record_assessment(b.ledger, b.loaded, make_assessment(b.loaded), b.keys["operator"])
+def _fresh_decision(b: Built, model: str | None = None) -> str:
+    """A new decision with nothing signed yet (external deployment needs rso and ceo); for
+    another model than the realistic ledger's when `model` is given (a newer decision for the
+    same model supersedes the older one)."""
+    assessment = make_assessment(b.loaded)
+    if model is not None:
+        assessment = assessment.model_copy(
+            update={"model": assessment.model.model_copy(update={"reference": model, "inspect_model": model})}
+        )
+    _, d = workflow.record_assessment(b.ledger, b.loaded, assessment, b.keys["operator"])
     assert d.payload["decision"]["actions"][EXT]["status"] == "needs_signoff"
     assert d.payload["decision"]["actions"][EXT]["signoff_roles"] == ["rso", "ceo"]
     return d.entry_id
@@ -68,8 +75,8 @@ def test_action_is_refused_until_every_required_signoff_then_verifies_clean(buil
     assert workflow.action_status(b.ledger, d)[EXT]["refused"] == ["ceo"]
     with _unchanged(b), pytest.raises(InputError, match=r"sign-off missing from \['ceo'\]"):
         workflow.record_action(b.ledger, d, EXT, k["operator"])
-    # a sign-off on another decision does not count for this one
-    other = _fresh_decision(b)
+    # a sign-off on another decision (of another model) does not count for this one
+    other = _fresh_decision(b, model="hf/acme/other-1b")
     workflow.signoff(b.ledger, other, EXT, "ceo", k["ceo"])
     with _unchanged(b), pytest.raises(InputError, match=r"sign-off missing from \['ceo'\]"):
         workflow.record_action(b.ledger, d, EXT, k["operator"])

@@ -116,10 +116,12 @@ def verify(
         rows, claimed_head = read_bundle(bundle)
         source = str(bundle)
         pin = pin or claimed_head
+        head = None  # a bundle's head is its manifest's claim, already the anchor
     else:
         ledger = open_ledger(db)
         rows, source = list(ledger.raw_rows()), ledger.url
-    problems = verify_entries(rows, pin)
+        head = ledger.head()
+    problems = verify_entries(rows, pin, head=head)
     for p in problems:
         err.print(f"[red]problem[/] {p}")
     if problems:

@@ -48,11 +48,52 @@ class _State:
     overrides: set[tuple[str, str]] = field(default_factory=set)
     in_force: str | None = None  # sha256 of the policy in force
     approvals: dict[str, set[str]] = field(default_factory=dict)  # proposal -> roles
+    latest: Latest = field(default_factory=lambda: Latest())
+
+
+class Latest:
+    """The newest decision for each model (reference and weights): only it may authorise an
+    action. Shared by `verify` and the workflow's pre-flight checks, so the two cannot drift."""
+
+    def __init__(self) -> None:
+        self.by_model: dict[tuple[str, str | None], str] = {}  # model -> decision entry id
+        self.model_of: dict[str, tuple[str, str | None]] = {}  # decision entry id -> model
+
+    def see(self, decision: Entry, assessment: Entry | None) -> None:
+        model = assessment.payload.get("model") if assessment is not None else None
+        if not isinstance(model, dict) or not isinstance(model.get("reference"), str):
+            return  # redacted (a public bundle): the full ledger checks this
+        weights = model.get("weights_sha256")
+        key = (model["reference"], weights if isinstance(weights, str) else None)
+        self.by_model[key] = decision.entry_id
+        self.model_of[decision.entry_id] = key
+
+    def superseded_by(self, decision_id: str) -> str | None:
+        """The newer decision for the same model, if `decision_id` is not the newest."""
+        key = self.model_of.get(decision_id)
+        newest = self.by_model.get(key) if key is not None else None
+        return newest if newest is not None and newest != decision_id else None
+
+
+def latest_decisions(entries: Iterable[Entry]) -> Latest:
+    latest = Latest()
+    by_id: dict[str, Entry] = {}
+    for e in entries:
+        by_id[e.entry_id] = e
+        if e.kind == "decision":
+            ref = e.payload.get("assessment_entry")
+            latest.see(e, by_id.get(ref) if isinstance(ref, str) else None)
+    return latest
 
 
 def verify_entries(
-    raw: Iterable[dict[str, Any] | Entry], anchor: tuple[int, str] | None = None
+    raw: Iterable[dict[str, Any] | Entry],
+    anchor: tuple[int, str] | None = None,
+    head: tuple[int, str] | None = None,
 ) -> list[Problem]:
+    """Every problem of a chain of raw rows. `anchor`: a (seq, hash) published earlier, which
+    the chain must still contain. `head`: the store's head row, which must be the chain's end
+    (a deleted tail or a rolled-back head row is named)."""
     problems: list[Problem] = []
     state = _State()
     prev_hash, expected_seq, last_time = GENESIS, 1, ""
@@ -86,11 +127,37 @@ def verify_entries(
         state.entries[e.entry_id] = e
         state.by_seq[e.seq] = e
         prev_hash, expected_seq, last_time = e.entry_hash, e.seq + 1, max(last_time, e.created_at)
+    last_seq = expected_seq - 1
     if anchor is not None:
         seq, h = anchor
         found = state.by_seq.get(seq)
-        if found is None or found.entry_hash != h:
+        if found is None and seq > last_seq:
+            problems.append(
+                Problem(
+                    seq,
+                    None,
+                    f"the ledger ends at entry {last_seq} but a published checkpoint shows entry {seq}: "
+                    f"{_range(last_seq + 1, seq)} missing (truncated or rolled back)",
+                )
+            )
+        elif found is None or found.entry_hash != h:
             problems.append(Problem(seq, None, f"anchor mismatch: entry {seq} should have hash {h}"))
+    if head is not None:
+        seq, h = head
+        end = state.by_seq.get(last_seq)
+        if seq > last_seq:
+            problems.append(
+                Problem(
+                    seq,
+                    None,
+                    f"the head row says the ledger ends at entry {seq} but the chain ends at {last_seq}: "
+                    f"{_range(last_seq + 1, seq)} deleted",
+                )
+            )
+        elif seq < last_seq or (end is not None and end.entry_hash != h) or (end is None and seq != 0):
+            problems.append(
+                Problem(seq, None, f"the head row ({seq}:{h[:12]}) does not match the chain's last entry")
+            )
     return problems
 
 
@@ -194,6 +261,8 @@ def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
             bad("assessed under a policy that is not the one in force in this ledger")
     elif e.kind == "decision":
         _check_decision(e, state, bad)
+        ref = p.get("assessment_entry")
+        state.latest.see(e, state.entries.get(ref) if isinstance(ref, str) else None)
     elif e.kind in ("signoff", "signoff_refused"):
         decision = _ref(e, state, "decision_entry", "decision", bad)
         role = p.get("role")
@@ -208,6 +277,9 @@ def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
             bad("an override needs a justification")
         if decision is not None:
             policy_roles = set(_policy_signoff(decision, state).get("override", []))
+            if not policy_roles:
+                bad("the policy names no override roles (governance.signoff.override): none is possible")
+                return
             if not need >= policy_roles:
                 bad(f"override claims fewer roles than the policy requires ({sorted(policy_roles)})")
             if not roles >= policy_roles | need:
@@ -223,6 +295,9 @@ def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
     elif e.kind == "action_taken":
         decision = _ref(e, state, "decision_entry", "decision", bad)
         if decision is not None:
+            newer = state.latest.superseded_by(decision.entry_id)
+            if newer is not None:
+                bad(f"cites decision {decision.entry_id[:12]}, superseded by {newer[:12]} for the same model")
             _check_action(e, decision, state, bad)
 
 
@@ -332,6 +407,10 @@ def _check_action(e: Entry, decision: Entry, state: _State, bad: Any) -> None:
         bad(f"{action} taken before sign-off by {sorted(need - have)}")
         return
     bad(f"{action} taken although the decision says {status!r} and no override exists")
+
+
+def _range(first: int, last: int) -> str:
+    return f"entry {first} is" if first == last else f"entries {first}-{last} are"
 
 
 def _is_hex(s: Any) -> bool:

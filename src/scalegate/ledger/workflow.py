@@ -15,7 +15,7 @@ from scalegate.ledger import keys
 from scalegate.ledger.keys import SigningKey
 from scalegate.ledger.records import Entry
 from scalegate.ledger.store import Ledger
-from scalegate.ledger.verify import ADMIN, SELF, signoff_rules
+from scalegate.ledger.verify import ADMIN, SELF, latest_decisions, signoff_rules
 
 OPERATOR = "operator"
 KEY_DIR = Path(".scalegate") / "keys"
@@ -152,12 +152,21 @@ def record_assessment(ledger: Ledger, loaded: Any, assessment: Any, key: Signing
     return a_entry, d_entry
 
 
-def _decision(ledger: Ledger, decision_id: str, action: str) -> Entry:
+def _decision(ledger: Ledger, decision_id: str, action: str, *, newest: bool = False) -> Entry:
+    """The decision an entry will cite. `newest`: it must be the newest decision for its model
+    (an action, or an override, under a superseded decision is refused, as `verify` flags it)."""
     entry = ledger.get(decision_id)
     if entry.kind != "decision":
         raise InputError(f"entry {decision_id} is a {entry.kind}, not a decision")
     if action not in entry.payload["decision"]["actions"]:
         raise InputError(f"the decision has no action '{action}'")
+    if newest:
+        newer = latest_decisions(ledger.iter_entries()).superseded_by(entry.entry_id)
+        if newer is not None:
+            raise InputError(
+                f"decision {entry.entry_id[:12]} is superseded by decision {newer[:12]} for the same model: "
+                f"only the newest decision governs; see `scalegate ledger status {newer[:12]}`"
+            )
     return entry
 
 
@@ -198,9 +207,14 @@ def override(
     signers: list[tuple[SigningKey, str]],
 ) -> Entry:
     """Allow one action despite the decision; the policy's `override` roles must all sign."""
-    decision = _decision(ledger, decision_id, action)
+    decision = _decision(ledger, decision_id, action, newest=True)
     rules = signoff_rules(_policy_text(ledger, decision.payload["policy_sha256"]))
     required_roles = rules.get("override", [])
+    if not required_roles:
+        raise InputError(
+            "the policy names no override roles (governance.signoff.override), so no override is possible "
+            "under it: a policy allows one by naming who must sign, e.g. `signoff: {override: [board]}`"
+        )
     if not justification.strip():
         raise InputError("an override needs a justification")
     missing = sorted(set(required_roles) - {r for _, r in signers})
@@ -252,7 +266,7 @@ def action_status(ledger: Ledger, decision_id: str) -> dict[str, dict[str, Any]]
 
 
 def record_action(ledger: Ledger, decision_id: str, action: str, key: SigningKey) -> Entry:
-    decision = _decision(ledger, decision_id, action)
+    decision = _decision(ledger, decision_id, action, newest=True)
     standing = action_status(ledger, decision_id)[action]
     if not standing["effective"].startswith("allowed"):
         raise InputError(

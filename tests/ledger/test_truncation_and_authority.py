@@ -1,0 +1,132 @@
+"""The record holds under truncation, rollback, superseded decisions and policies without an
+override rule, on SQLite and PostgreSQL (the `built` fixture runs each test on both)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scalegate.errors import InputError
+from scalegate.ledger import workflow
+from scalegate.ledger.store import entries_t, head_t
+from scalegate.ledger.verify import verify_entries
+from scalegate.policy.loader import parse_policy
+from tests.ledger.conftest import HIGH, Built, make_assessment
+
+
+def _delete_tail(b: Built, keep: int) -> None:
+    with b.ledger.engine.begin() as conn:
+        conn.execute(entries_t.delete().where(entries_t.c.seq > keep))
+
+
+def _set_head(b: Built, seq: int, h: str) -> None:
+    with b.ledger.engine.begin() as conn:
+        conn.execute(head_t.update().where(head_t.c.id == 1).values(seq=seq, entry_hash=h))
+
+
+@pytest.mark.parametrize("cut", [1, 3, "all"])
+def test_a_deleted_tail_is_named_by_the_head_row_without_an_anchor(built: Built, cut: int | str) -> None:
+    b = built
+    n = len(b.entries())
+    assert verify_entries(list(b.ledger.raw_rows()), head=b.ledger.head()) == []
+    keep = 0 if cut == "all" else n - int(cut)
+    _delete_tail(b, keep)
+    problems = verify_entries(list(b.ledger.raw_rows()), head=b.ledger.head())
+    assert problems, "a truncated ledger must not verify"
+    want = f"entry {n} is deleted" if keep == n - 1 else f"entries {keep + 1}-{n} are deleted"
+    assert any(want in p.message for p in problems), [p.message for p in problems]
+
+
+def test_a_rewritten_head_row_is_caught_and_a_rollback_needs_a_published_anchor(built: Built) -> None:
+    b = built
+    published = b.ledger.head()  # what the lab published (e.g. in its transparency report)
+    rows = list(b.ledger.raw_rows())
+    # the head row edited alone
+    _set_head(b, published[0], "0" * 64)
+    assert any("does not match the chain" in p.message for p in verify_entries(rows, head=b.ledger.head()))
+    # a consistent rollback: tail deleted and the head row set to the new end
+    keep = published[0] - 3
+    _delete_tail(b, keep)
+    last = list(b.ledger.raw_rows())[-1]
+    _set_head(b, keep, last["entry_hash"])
+    rolled = list(b.ledger.raw_rows())
+    assert verify_entries(rolled, head=b.ledger.head()) == []  # undetectable without an anchor
+    problems = verify_entries(rolled, anchor=published, head=b.ledger.head())
+    assert any(f"entries {keep + 1}-{published[0]} are missing" in p.message for p in problems)
+
+
+def test_only_the_newest_decision_for_a_model_authorises_an_action(built: Built) -> None:
+    b, k = built, built.keys
+    _, old = workflow.record_assessment(b.ledger, b.loaded, make_assessment(b.loaded), k["operator"])
+    # continue_training is allowed by the old decision ...
+    assert old.payload["decision"]["actions"]["continue_training"]["status"] == "allowed"
+    # ... until a newer assessment of the same model blocks more
+    newer = make_assessment(b.loaded, {"cyber_knowledge": HIGH}, ["response_plan"])
+    _, new = workflow.record_assessment(b.ledger, b.loaded, newer, k["operator"])
+    before = len(b.entries())
+    with pytest.raises(InputError, match="superseded by decision"):
+        workflow.record_action(b.ledger, old.entry_id, "continue_training", k["operator"])
+    assert len(b.entries()) == before
+    # written straight into the ledger, verify names it
+    forged = b.ledger.append(
+        "action_taken",
+        {"decision_entry": old.entry_id, "action": "continue_training"},
+        [(k["operator"], "operator")],
+    )
+    problems = verify_entries(list(b.ledger.raw_rows()))
+    assert any(p.entry_id == forged.entry_id and "superseded" in p.message for p in problems)
+    # the newest decision governs: it blocks training, and says so (not "superseded")
+    assert new.payload["decision"]["actions"]["continue_training"]["status"] == "blocked"
+    with pytest.raises(InputError, match="continue_training is blocked under decision"):
+        workflow.record_action(b.ledger, new.entry_id, "continue_training", k["operator"])
+
+
+def test_a_policy_without_an_override_rule_allows_no_override(backend: str, tmp_path: Path) -> None:
+    from scalegate.ledger import keys
+    from scalegate.ledger.store import Ledger
+    from scalegate.policy.loader import load_policy
+
+    text = load_policy("reference").text
+    start = text.index("    override:")
+    end = text.index("\n", start) + 1
+    stripped = parse_policy(text[:start] + text[end:], "no-override.yaml")
+    assert stripped.policy.governance is not None and "override" not in stripped.policy.governance.signoff
+    ledger = Ledger(backend)
+    try:
+        op = workflow.operator_key(ledger, tmp_path / "op.key")
+        board = keys.generate()
+        workflow.register(ledger, board, ["board"], holder="board", admin=op)
+        blocked = make_assessment(stripped, {"cyber_knowledge": HIGH})
+        _, d = workflow.record_assessment(ledger, stripped, blocked, op)
+        assert d.payload["decision"]["actions"]["external_deployment"]["status"] == "blocked"
+        with pytest.raises(InputError, match="names no override roles"):
+            workflow.override(ledger, d.entry_id, "external_deployment", "ship it", [(board, "board")])
+        forged = ledger.append(
+            "override",
+            {
+                "decision_entry": d.entry_id,
+                "action": "external_deployment",
+                "justification": "x",
+                "required_roles": [],
+            },
+            [(board, "board")],
+        )
+        problems = verify_entries(list(ledger.raw_rows()))
+        assert any(p.entry_id == forged.entry_id and "no override roles" in p.message for p in problems)
+    finally:
+        ledger.close()
+
+
+def test_the_cli_verifies_the_head_row_of_a_live_ledger(tmp_path: Path) -> None:
+    from scalegate.ledger.store import db_url
+    from tests.conftest import run_cli
+    from tests.ledger.conftest import build_realistic
+
+    db = tmp_path / "ledger.db"
+    b = build_realistic(db_url(str(db)), tmp_path / "keys")
+    n = len(b.entries())
+    _delete_tail(b, n - 2)
+    b.ledger.close()
+    res = run_cli("ledger", "verify", "--db", str(db))
+    assert res.returncode == 4 and f"entries {n - 1}-{n} are deleted" in res.stderr, res.stderr
