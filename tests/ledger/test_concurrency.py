@@ -7,10 +7,13 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from scalegate.ledger import workflow
 from scalegate.ledger.store import Ledger
 from scalegate.ledger.verify import verify_entries
 from tests.ledger import workers
+from tests.ledger.conftest import BACKENDS, backend_url, make_assessment
 
 WORKERS = 8
 PER_WORKER = 500
@@ -95,3 +98,39 @@ def _reader_blocks_writer(url: str, tmp_path: Path) -> bool:
 
 def test_a_reader_does_not_block_appenders(backend: str, tmp_path: Path) -> None:
     assert not _reader_blocks_writer(backend, tmp_path)
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_eight_concurrent_first_assessments_adopt_once_and_verify(kind: str, tmp_path: Path) -> None:
+    """8 processes x 5 rounds, each round on a new empty ledger with no key yet: one key is
+    registered, the policy adopted once, 8 assessments and decisions recorded, and it verifies."""
+    from scalegate.policy.loader import load_policy
+
+    assessment_json = make_assessment(load_policy("reference")).model_dump_json()
+    ctx = mp.get_context("spawn")
+    for round_ in range(5):
+        folder = tmp_path / f"round{round_}"
+        folder.mkdir()
+        with backend_url(kind, folder) as url:
+            Ledger(url).close()  # migrated once, before the race (as the first `assess` would)
+            start = ctx.Event()
+            key_path = folder / "keys" / "operator.key"
+            procs = [
+                ctx.Process(
+                    target=workers.first_assessment, args=(url, str(key_path), assessment_json, start)
+                )
+                for _ in range(WORKERS)
+            ]
+            for p in procs:
+                p.start()
+            time.sleep(0.5)
+            start.set()
+            for p in procs:
+                p.join(timeout=300)
+            assert [p.exitcode for p in procs] == [0] * WORKERS, f"round {round_}"
+            ledger = Ledger(url)
+            kinds = [e.kind for e in ledger.entries()]
+            assert kinds.count("key_registered") == 1 and kinds.count("policy_adopted") == 1, kinds
+            assert kinds.count("assessment") == kinds.count("decision") == WORKERS
+            assert verify_entries(list(ledger.raw_rows()), head=ledger.head()) == [], f"round {round_}"
+            ledger.close()

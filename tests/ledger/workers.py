@@ -36,6 +36,23 @@ def append_many(url: str, key_path: str, worker: int, count: int, start: Any) ->
     ledger.close()
 
 
+def first_assessment(url: str, key_path: str, assessment_json: str, start: Any) -> None:
+    """One of several first runs on an empty ledger: bootstrap the key, adopt the policy,
+    record the assessment, as `scalegate assess` does."""
+    from scalegate.assessment import Assessment
+    from scalegate.ledger import workflow
+    from scalegate.ledger.store import Ledger
+    from scalegate.policy.loader import load_policy
+
+    loaded = load_policy("reference")
+    assessment = Assessment.model_validate_json(assessment_json)
+    ledger = Ledger(url)
+    start.wait()
+    key = workflow.operator_key(ledger, Path(key_path))
+    workflow.record_assessment(ledger, loaded, assessment, key)
+    ledger.close()
+
+
 def write_forever(url: str, key_path: str) -> None:
     from scalegate.ledger import keys
     from scalegate.ledger.store import Ledger

@@ -141,39 +141,57 @@ class Ledger:
         actor: str | None = None,
     ) -> Entry:
         """Append one entry signed by each (key, role). Atomic and serialised."""
+        with self.batch() as tx:
+            return tx.append(kind, payload, signers, actor)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """One write transaction holding the append lock: what is read through the batch and
+        what is appended through it happen as one step, so a check-then-append (is a policy in
+        force? is this key registered?) cannot race another writer. All or nothing."""
+        with self._writing() as conn:
+            head_q = sa.select(head_t.c.seq).where(head_t.c.id == 1)
+            if conn.dialect.name == "postgresql":
+                head_q = head_q.with_for_update()  # the lock, taken before anything is read
+            conn.execute(head_q).one()
+            yield Batch(self, conn)
+
+    def _append(
+        self,
+        conn: Connection,
+        kind: EntryKind,
+        payload: dict[str, Any],
+        signers: Sequence[tuple[SigningKey, str]],
+        actor: str | None = None,
+    ) -> Entry:
         if not signers:
             raise InputError("every ledger entry must be signed by at least one key")
         salts = {k: new_salt() for k in payload}
         digests = {k: field_digest(k, v, salts[k]) for k, v in payload.items()}
         who = actor or f"{getpass.getuser()}@{socket.gethostname()}"
-        with self._writing() as conn:
-            head_q = sa.select(head_t.c.seq, head_t.c.entry_hash).where(head_t.c.id == 1)
-            if conn.dialect.name == "postgresql":
-                head_q = head_q.with_for_update()
-            seq, prev = conn.execute(head_q).one()
-            seq += 1
-            created = self.clock().isoformat(timespec="microseconds")
-            eid = uuid.uuid4().hex
-            body = body_hash(seq, eid, kind, created, who, digests, prev)
-            sigs = [
-                Signature(key_id=k.key_id, role=r, signature=k.sign(bytes.fromhex(body))) for k, r in signers
-            ]
-            ehash = entry_hash(body, sigs)
-            conn.execute(
-                entries_t.insert().values(
-                    seq=seq,
-                    entry_id=eid,
-                    kind=kind,
-                    created_at=created,
-                    actor=who,
-                    payload=json.dumps(payload, sort_keys=True),
-                    salts=json.dumps(salts, sort_keys=True),
-                    prev_hash=prev,
-                    signatures=json.dumps([s.model_dump() for s in sigs]),
-                    entry_hash=ehash,
-                )
+        # the caller holds the write transaction and its lock (`batch`)
+        seq, prev = conn.execute(sa.select(head_t.c.seq, head_t.c.entry_hash).where(head_t.c.id == 1)).one()
+        seq += 1
+        created = self.clock().isoformat(timespec="microseconds")
+        eid = uuid.uuid4().hex
+        body = body_hash(seq, eid, kind, created, who, digests, prev)
+        sigs = [Signature(key_id=k.key_id, role=r, signature=k.sign(bytes.fromhex(body))) for k, r in signers]
+        ehash = entry_hash(body, sigs)
+        conn.execute(
+            entries_t.insert().values(
+                seq=seq,
+                entry_id=eid,
+                kind=kind,
+                created_at=created,
+                actor=who,
+                payload=json.dumps(payload, sort_keys=True),
+                salts=json.dumps(salts, sort_keys=True),
+                prev_hash=prev,
+                signatures=json.dumps([s.model_dump() for s in sigs]),
+                entry_hash=ehash,
             )
-            conn.execute(head_t.update().where(head_t.c.id == 1).values(seq=seq, entry_hash=ehash))
+        )
+        conn.execute(head_t.update().where(head_t.c.id == 1).values(seq=seq, entry_hash=ehash))
         return Entry(
             seq=seq,
             entry_id=eid,
@@ -219,6 +237,31 @@ class Ledger:
     def head(self) -> tuple[int, str]:
         with self.engine.connect() as conn:
             seq, h = conn.execute(sa.select(head_t.c.seq, head_t.c.entry_hash)).one()
+        return int(seq), str(h)
+
+
+class Batch:
+    """Reads and appends inside one locked write transaction (`Ledger.batch`)."""
+
+    def __init__(self, ledger: Ledger, conn: Connection) -> None:
+        self.ledger = ledger
+        self.conn = conn
+
+    def append(
+        self,
+        kind: EntryKind,
+        payload: dict[str, Any],
+        signers: Sequence[tuple[SigningKey, str]],
+        actor: str | None = None,
+    ) -> Entry:
+        return self.ledger._append(self.conn, kind, payload, signers, actor)
+
+    def iter_entries(self) -> Iterator[Entry]:
+        for row in self.conn.execute(sa.select(entries_t).order_by(entries_t.c.seq)).all():
+            yield row_to_entry(row._mapping)
+
+    def head(self) -> tuple[int, str]:
+        seq, h = self.conn.execute(sa.select(head_t.c.seq, head_t.c.entry_hash)).one()
         return int(seq), str(h)
 
 

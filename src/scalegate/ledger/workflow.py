@@ -5,6 +5,7 @@ refuse what `verify` would flag, so an honest user never writes a bad entry.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from pathlib import Path
@@ -14,7 +15,7 @@ from scalegate.errors import InputError
 from scalegate.ledger import keys
 from scalegate.ledger.keys import SigningKey
 from scalegate.ledger.records import Entry
-from scalegate.ledger.store import Ledger
+from scalegate.ledger.store import Batch, Ledger
 from scalegate.ledger.verify import ADMIN, SELF, latest_decisions, signoff_rules
 
 OPERATOR = "operator"
@@ -25,7 +26,7 @@ def default_key_path() -> Path:
     return Path(os.environ.get("SCALEGATE_KEY") or KEY_DIR / "operator.key")
 
 
-def registry(ledger: Ledger) -> dict[str, dict[str, Any]]:
+def registry(ledger: Ledger | Batch) -> dict[str, dict[str, Any]]:
     """key_id -> {public_key, roles, holder, revoked} as the ledger stands now."""
     out: dict[str, dict[str, Any]] = {}
     for e in ledger.iter_entries():
@@ -36,7 +37,7 @@ def registry(ledger: Ledger) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _require_role(ledger: Ledger, key: SigningKey, role: str) -> None:
+def _require_role(ledger: Ledger | Batch, key: SigningKey, role: str) -> None:
     entry = registry(ledger).get(key.key_id)
     if entry is None:
         raise InputError(f"key {key.key_id} is not registered in this ledger (`scalegate keys list`)")
@@ -56,17 +57,27 @@ def operator_key(ledger: Ledger, path: Path | None = None) -> SigningKey:
                 f"no signing key at {path}. This ledger already has entries: ask its admin for a key "
                 "(`scalegate keys create NAME --role operator`) and pass it with --key"
             )
-        key = keys.generate()
-        keys.save(key, path)
-        register(ledger, key, ["admin", OPERATOR], holder="ledger operator", admin=None)
-        return key
+        with contextlib.suppress(FileExistsError):  # another process made it first: use that one
+            keys.save(keys.generate(), path)
     key = keys.load(path)
+    # the first key of an empty ledger bootstraps it; deciding "empty" and registering are one
+    # step under the append lock, so concurrent first runs register exactly one key
+    with ledger.batch() as tx:
+        if tx.head()[0] == 0:
+            _register(tx, key, ["admin", OPERATOR], "ledger operator", None)
     _require_role(ledger, key, OPERATOR)
     return key
 
 
 def register(
     ledger: Ledger, key: SigningKey, roles: list[str], holder: str, admin: SigningKey | None
+) -> Entry:
+    with ledger.batch() as tx:
+        return _register(tx, key, roles, holder, admin)
+
+
+def _register(
+    ledger: Batch, key: SigningKey, roles: list[str], holder: str, admin: SigningKey | None
 ) -> Entry:
     if key.key_id in registry(ledger):
         raise InputError(f"key {key.key_id} is already registered")
@@ -97,7 +108,7 @@ def revoke(ledger: Ledger, key_id: str, reason: str, signer: SigningKey) -> Entr
     return ledger.append("key_revoked", {"key_id": key_id, "reason": reason}, [(signer, role)])
 
 
-def policy_in_force(ledger: Ledger) -> Entry | None:
+def policy_in_force(ledger: Ledger | Batch) -> Entry | None:
     found = None
     for e in ledger.iter_entries():
         if e.kind == "policy_adopted":
@@ -105,7 +116,7 @@ def policy_in_force(ledger: Ledger) -> Entry | None:
     return found
 
 
-def check_policy(ledger: Ledger, loaded: Any) -> None:
+def check_policy(ledger: Ledger | Batch, loaded: Any) -> None:
     """An assessment runs under the policy in force; the first policy of a ledger is adopted
     by its first assessment, any later one only through propose / approve / adopt."""
     current = policy_in_force(ledger)
@@ -119,7 +130,13 @@ def check_policy(ledger: Ledger, loaded: Any) -> None:
 
 
 def record_assessment(ledger: Ledger, loaded: Any, assessment: Any, key: SigningKey) -> tuple[Entry, Entry]:
-    """Append the policy (on a new ledger), the assessment and the decision."""
+    """Append the policy (on a new ledger), the assessment and the decision, as one step under
+    the append lock: concurrent first assessments adopt the policy once."""
+    with ledger.batch() as tx:
+        return _record_assessment(tx, loaded, assessment, key)
+
+
+def _record_assessment(ledger: Batch, loaded: Any, assessment: Any, key: SigningKey) -> tuple[Entry, Entry]:
     _require_role(ledger, key, OPERATOR)
     check_policy(ledger, loaded)
     if policy_in_force(ledger) is None:
