@@ -130,3 +130,36 @@ def test_the_cli_verifies_the_head_row_of_a_live_ledger(tmp_path: Path) -> None:
     b.ledger.close()
     res = run_cli("ledger", "verify", "--db", str(db))
     assert res.returncode == 4 and f"entries {n - 1}-{n} are deleted" in res.stderr, res.stderr
+
+
+def test_a_self_registered_key_is_not_acted_on_and_what_it_signs_is_named(built: Built) -> None:
+    from scalegate.ledger import keys
+
+    b = built
+    rogue = keys.generate()
+    # written straight into the database: registered by itself only, claiming the board role
+    reg = b.ledger.append(
+        "key_registered",
+        {"key_id": rogue.key_id, "public_key": rogue.public_hex, "roles": ["board"], "holder": "x"},
+        [(rogue, "self")],
+    )
+    d2 = b.ids["decision2"]
+    with pytest.raises(InputError, match="not registered"):
+        workflow.override(b.ledger, d2, "external_deployment", "rogue", [(rogue, "board")])
+    forged = b.ledger.append(
+        "override",
+        {
+            "decision_entry": d2,
+            "action": "external_deployment",
+            "justification": "rogue",
+            "required_roles": ["board"],
+        },
+        [(rogue, "board")],
+    )
+    action = b.ledger.append(
+        "action_taken",
+        {"decision_entry": d2, "action": "external_deployment"},
+        [(b.keys["operator"], "operator")],
+    )
+    named = {p.entry_id for p in verify_entries(list(b.ledger.raw_rows()))}
+    assert {reg.entry_id, forged.entry_id, action.entry_id} <= named

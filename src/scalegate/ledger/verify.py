@@ -75,6 +75,22 @@ class Latest:
         return newest if newest is not None and newest != decision_id else None
 
 
+def valid_keys(entries: Iterable[Entry]) -> dict[str, bool]:
+    """key id -> revoked, for the keys whose registration verifies (signed by itself and, after
+    the first, by an admin key in good standing then). The workflow acts only on these, so it
+    never accepts a key that `verify` would reject."""
+    state = _State()
+    for e in entries:
+        if e.kind not in ("key_registered", "key_revoked"):
+            continue
+        try:
+            roles = _valid_roles(e, state, lambda _msg: None)
+            _check_kind(e, roles, state, lambda _msg: None)
+        except (TypeError, ValueError, AttributeError, KeyError):
+            continue
+    return {kid: k.revoked for kid, k in state.keys.items()}
+
+
 def latest_decisions(entries: Iterable[Entry]) -> Latest:
     latest = Latest()
     by_id: dict[str, Entry] = {}
@@ -226,13 +242,17 @@ def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
         if not isinstance(pub, str) or not _is_hex(pub) or key_id_of(pub) != kid:
             bad("key_id does not match the registered public key")
             return
+        problems = []
         if SELF not in roles:
-            bad("a key registration must be signed by the key itself")
+            problems.append("a key registration must be signed by the key itself")
         if state.keys and ADMIN not in roles:
-            bad("a key registration after the first must be signed by an admin key")
+            problems.append("a key registration after the first must be signed by an admin key")
         if kid in state.keys:
-            bad(f"key {kid} is already registered")
-        state.keys[kid] = _Key(public_hex=pub, roles=set(p.get("roles") or []))
+            problems.append(f"key {kid} is already registered")
+        for problem in problems:
+            bad(problem)
+        if not problems:  # an invalid registration registers nothing: what that key signs is named too
+            state.keys[kid] = _Key(public_hex=pub, roles=set(p.get("roles") or []))
     elif e.kind == "key_revoked":
         kid = p.get("key_id")
         if kid not in state.keys:
@@ -273,18 +293,28 @@ def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
     elif e.kind == "override":
         decision = _ref(e, state, "decision_entry", "decision", bad)
         need = set(p.get("required_roles") or [])
-        if not p.get("justification"):
-            bad("an override needs a justification")
+        problems = [] if p.get("justification") else ["an override needs a justification"]
         if decision is not None:
             policy_roles = set(_policy_signoff(decision, state).get("override", []))
             if not policy_roles:
-                bad("the policy names no override roles (governance.signoff.override): none is possible")
-                return
-            if not need >= policy_roles:
-                bad(f"override claims fewer roles than the policy requires ({sorted(policy_roles)})")
-            if not roles >= policy_roles | need:
-                bad(f"override lacks valid signatures for roles {sorted((policy_roles | need) - roles)}")
-            state.overrides.add((decision.entry_id, str(p.get("action"))))
+                problems.append(
+                    "the policy names no override roles (governance.signoff.override): none is possible"
+                )
+            elif not need >= policy_roles:
+                problems.append(
+                    f"override claims fewer roles than the policy requires ({sorted(policy_roles)})"
+                )
+            if policy_roles and not roles >= policy_roles | need:
+                problems.append(
+                    f"override lacks valid signatures for roles {sorted((policy_roles | need) - roles)}"
+                )
+            for problem in problems:
+                bad(problem)
+            if not problems:  # an invalid override allows nothing: the action it was for is named too
+                state.overrides.add((decision.entry_id, str(p.get("action"))))
+        else:
+            for problem in problems:
+                bad(problem)
     elif e.kind == "audit_statement":
         covered = p.get("covers") or {}
         target = state.by_seq.get(covered.get("seq"))  # type: ignore[arg-type]

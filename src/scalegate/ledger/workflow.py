@@ -16,7 +16,7 @@ from scalegate.ledger import keys
 from scalegate.ledger.keys import SigningKey
 from scalegate.ledger.records import Entry
 from scalegate.ledger.store import Batch, Ledger
-from scalegate.ledger.verify import ADMIN, SELF, latest_decisions, signoff_rules
+from scalegate.ledger.verify import ADMIN, SELF, latest_decisions, signoff_rules, valid_keys
 
 OPERATOR = "operator"
 KEY_DIR = Path(".scalegate") / "keys"
@@ -27,13 +27,15 @@ def default_key_path() -> Path:
 
 
 def registry(ledger: Ledger | Batch) -> dict[str, dict[str, Any]]:
-    """key_id -> {public_key, roles, holder, revoked} as the ledger stands now."""
+    """key_id -> {public_key, roles, holder, revoked} as the ledger stands now: only keys whose
+    registration verifies (a self-signed registration written into the database is ignored)."""
+    entries = list(ledger.iter_entries())
+    valid = valid_keys(entries)
     out: dict[str, dict[str, Any]] = {}
-    for e in ledger.iter_entries():
-        if e.kind == "key_registered":
-            out[e.payload["key_id"]] = {**e.payload, "revoked": False, "registered_seq": e.seq}
-        elif e.kind == "key_revoked" and e.payload.get("key_id") in out:
-            out[e.payload["key_id"]]["revoked"] = True
+    for e in entries:
+        if e.kind == "key_registered" and e.payload.get("key_id") in valid and e.payload["key_id"] not in out:
+            kid = e.payload["key_id"]
+            out[kid] = {**e.payload, "revoked": valid[kid], "registered_seq": e.seq}
     return out
 
 
