@@ -251,7 +251,12 @@ def test_bundle_verifies_in_fresh_venv_and_tampering_is_found(
     where = re.findall(r"problem entry (\d+) \(([0-9a-f]+)\): ", message)
     assert where[0] == (str(seq), entry_id), message
     assert all(int(n) >= seq for n, _ in where), message
-    assert f"{len(where)} problem(s) in {entries} entries" in message, message
+    # and the bundle's own files say it changed since export (the manifest pins their hashes)
+    assert "problem entries.jsonl: changed since export" in message, message
+    files = len(
+        re.findall(r"problem (?:entries\.jsonl|manifest\.json|keys\.json|README\.md|policies/)", message)
+    )
+    assert f"{len(where) + files} problem(s) in {entries} entries" in message, message
 
 
 def _bundle_text(bundle: Path) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,30 +54,73 @@ def restricted_fields(ledger: Ledger) -> set[str]:
     return set(gov.restricted_fields) if gov else set()
 
 
+#: Restricting the first field of a kind restricts the others with it: they repeat it (an
+#: assessment's checkpoint names the model path; its output folder is a local path).
+_IMPLIED = {
+    "assessment.model": (
+        "assessment.checkpoint",
+        "assessment.output_dir",
+        "assessment.evidence",  # each eval's provenance names the model too
+        "assessment.post_evidence",
+    )
+}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class LedgerNotVerified(InputError):
+    """Export refused: the ledger itself does not verify (the CLI exits 4)."""
+
+    def __init__(self, problems: list[Any]) -> None:
+        self.problems = problems
+        super().__init__(f"the ledger has {len(problems)} problem(s); fix or report them before exporting")
+
+
 def export(
     ledger: Ledger, out: Path, public: bool, extra_restricted: set[str] | None = None
 ) -> dict[str, Any]:
+    """Write a bundle of the whole ledger, after verifying it (a tampered ledger is never
+    exported). No path is built from entry data; the manifest pins every file's sha256."""
+    from scalegate.ledger.verify import verify_entries
+
+    problems = verify_entries(list(ledger.raw_rows()), head=ledger.head())
+    if problems:
+        raise LedgerNotVerified(problems)
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not empty")
     out.mkdir(parents=True, exist_ok=True)
     restricted = (restricted_fields(ledger) | (extra_restricted or set())) if public else set()
+    for field, implied in _IMPLIED.items():
+        if field in restricted:
+            restricted |= set(implied)
     lines, policies, keys = [], {}, {}
     for e in ledger.iter_entries():
-        if e.kind == "policy_adopted":
-            policies[e.payload["sha256"]] = e.payload["text"]
-        if e.kind == "key_registered":
-            keys[e.payload["key_id"]] = {k: e.payload[k] for k in ("public_key", "roles", "holder")}
         hidden = {f.split(".", 1)[1] for f in restricted if f.split(".", 1)[0] == e.kind}
         shown = e.redact(hidden) if hidden else e
+        if shown.kind == "policy_adopted" and isinstance(shown.payload.get("text"), str):
+            policies[shown.payload["sha256"]] = shown.payload["text"]
+        if shown.kind == "key_registered":
+            keys[shown.payload["key_id"]] = {k: shown.payload[k] for k in _KEY_FIELDS if k in shown.payload}
         lines.append(json.dumps(shown.model_dump(mode="json"), sort_keys=True))
     body = "\n".join(lines) + "\n"
-    (out / "entries.jsonl").write_text(body)
-    (out / "policies").mkdir()
+    files: dict[str, bytes] = {"entries.jsonl": body.encode()}
     for sha, text in policies.items():
-        if not public or "policy_adopted.text" not in restricted:
-            (out / "policies" / f"{sha}.yaml").write_text(text)
-    (out / "keys.json").write_text(json.dumps(keys, indent=2) + "\n")
+        if _SHA256.fullmatch(str(sha)):  # verified above; never a path from entry data otherwise
+            files[f"policies/{sha}.yaml"] = text.encode()
+    files["keys.json"] = (json.dumps(keys, indent=2, sort_keys=True) + "\n").encode()
     head_seq, head_hash = ledger.head()
+    note = (
+        f"\nThis is a PUBLIC bundle: the fields {sorted(restricted)} are replaced by their salted "
+        "digests, so they can be neither read nor guessed, and the chain still verifies. Decisions "
+        "whose evidence was redacted are checked by hash, not recomputed.\n"
+        if public
+        else ""
+    )
+    files["README.md"] = _README.format(
+        head_seq=head_seq, head_hash=head_hash, name=out.name, public_note=note
+    ).encode()
+    (out / "policies").mkdir()
+    for rel, blob in files.items():
+        (out / rel).write_bytes(blob)
     manifest = {
         "schema": BUNDLE_SCHEMA,
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -85,36 +129,90 @@ def export(
         "head": {"seq": head_seq, "hash": head_hash},
         "public": public,
         "redacted_fields": sorted(restricted),
+        "files": {rel: sha256_hex(blob) for rel, blob in sorted(files.items())},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    note = (
-        f"\nThis is a PUBLIC bundle: the fields {sorted(restricted)} are replaced by their salted "
-        "digests, so they can be neither read nor guessed, and the chain still verifies. Decisions "
-        "whose evidence was redacted are checked by hash, not recomputed.\n"
-        if public
-        else ""
-    )
-    (out / "README.md").write_text(
-        _README.format(head_seq=head_seq, head_hash=head_hash, name=out.name, public_note=note)
-    )
     return manifest
 
 
-def read_bundle(path: Path) -> tuple[list[dict[str, Any]], tuple[int, str]]:
-    """The bundle's rows and the head its manifest claims: verify checks the rows reach it,
-    so a bundle with its last entries cut off does not verify."""
+_KEY_FIELDS = ("public_key", "roles", "holder")
+
+
+def read_bundle(path: Path) -> tuple[list[dict[str, Any]], tuple[int, str], list[str]]:
+    """The bundle's rows, the head its manifest claims (verify checks the rows reach it, so a
+    bundle with its last entries cut off does not verify), and the problems of its other files:
+    every file must match the sha256 the manifest pins, no file may be added, and the policy
+    texts, keys and README must be exactly what the entries commit to."""
     try:
         manifest = json.loads((path / "manifest.json").read_text())
         body = (path / "entries.jsonl").read_text()
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: not a scalegate audit bundle ({exc})") from exc
-    if manifest.get("schema") != BUNDLE_SCHEMA:
-        raise InputError(f"{path}: unknown bundle schema {manifest.get('schema')!r}")
+    if not isinstance(manifest, dict) or manifest.get("schema") != BUNDLE_SCHEMA:
+        schema = manifest.get("schema") if isinstance(manifest, dict) else None
+        raise InputError(f"{path}: unknown bundle schema {schema!r}")
     rows = []
     for n, line in enumerate(body.splitlines(), start=1):
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except ValueError:
-            rows.append({"seq": n})  # reported as an entry that does not parse
-    head = manifest.get("head") or {}
-    return rows, (int(head.get("seq", -1)), str(head.get("hash", "")))
+            row = None
+        rows.append(row if isinstance(row, dict) else {"seq": n})  # reported as an entry that does not parse
+    raw_head = manifest.get("head")
+    head: dict[str, Any] = raw_head if isinstance(raw_head, dict) else {}
+    try:
+        claimed = (int(head.get("seq", -1)), str(head.get("hash", "")))
+    except (TypeError, ValueError):
+        claimed = (-1, "")
+    return rows, claimed, _file_problems(path, manifest, rows, body, claimed)
+
+
+def _file_problems(
+    path: Path, manifest: dict[str, Any], rows: list[dict[str, Any]], body: str, head: tuple[int, str]
+) -> list[str]:
+    out: list[str] = []
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return ["manifest.json pins no file hashes (`files`): export the bundle again with this scalegate"]
+    on_disk = {
+        p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and p.name != "manifest.json"
+    }
+    for rel in sorted(on_disk - set(files)):
+        out.append(f"{rel}: not listed in manifest.json (added after export)")
+    for rel, digest in sorted(files.items()):
+        file = path / str(rel)
+        if str(rel) not in on_disk:
+            out.append(f"{rel}: listed in manifest.json but missing")
+        elif sha256_hex(file.read_bytes()) != digest:
+            out.append(f"{rel}: changed since export (sha256 differs from manifest.json)")
+    if manifest.get("entries") != len(rows) or manifest.get("entries_sha256") != sha256_hex(body.encode()):
+        out.append("manifest.json: entry count or entries_sha256 does not match entries.jsonl")
+    policies, keys = {}, {}
+    for r in rows:
+        raw = r.get("payload")
+        payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if r.get("kind") == "policy_adopted" and isinstance(payload.get("text"), str):
+            policies[f"policies/{payload.get('sha256')}.yaml"] = payload["text"]
+        if r.get("kind") == "key_registered" and isinstance(payload.get("key_id"), str):
+            keys[payload["key_id"]] = {k: payload[k] for k in _KEY_FIELDS if k in payload}
+    shipped = {rel for rel in on_disk if rel.startswith("policies/")}
+    for rel in sorted(shipped ^ set(policies)):
+        out.append(
+            f"{rel}: the entries adopt {'no such policy' if rel in shipped else 'it, but it is missing'}"
+        )
+    for rel in sorted(shipped & set(policies)):
+        if (path / rel).read_text(encoding="utf-8", errors="replace") != policies[rel]:
+            out.append(f"{rel}: differs from the policy text its adoption entry commits to")
+    try:
+        shipped_keys = json.loads((path / "keys.json").read_text())
+    except (OSError, ValueError):
+        shipped_keys = None
+    if shipped_keys != keys:
+        out.append("keys.json: differs from the key registrations in the entries")
+    try:
+        readme = (path / "README.md").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        readme = ""
+    if f"up to entry {head[0]}" not in readme or f"(hash `{head[1]}`)" not in readme:
+        out.append("README.md: names another head than manifest.json")
+    return out

@@ -113,7 +113,7 @@ def verify(
     if bundle is not None:
         from scalegate.ledger.audit import read_bundle
 
-        rows, claimed_head = read_bundle(bundle)
+        rows, claimed_head, file_problems = read_bundle(bundle)
         source = str(bundle)
         pin = pin or claimed_head
         head = None  # a bundle's head is its manifest's claim, already the anchor
@@ -121,7 +121,8 @@ def verify(
         ledger = open_ledger(db)
         rows, source = list(ledger.raw_rows()), ledger.url
         head = ledger.head()
-    problems = verify_entries(rows, pin, head=head)
+        file_problems = []
+    problems = [*verify_entries(rows, pin, head=head), *file_problems]
     for p in problems:
         err.print(f"[red]problem[/] {p}")
     if problems:
@@ -288,9 +289,15 @@ def audit_export(
     db: DbOpt = None,
 ) -> None:
     """Write a self-contained bundle that `ledger verify --bundle` checks on another machine."""
-    from scalegate.ledger.audit import export
+    from scalegate.ledger.audit import LedgerNotVerified, export
 
-    manifest = export(open_ledger(db), out_dir, public, set(restrict))
+    try:
+        manifest = export(open_ledger(db), out_dir, public, set(restrict))
+    except LedgerNotVerified as exc:
+        for p in exc.problems:
+            err.print(f"[red]problem[/] {p}")
+        err.print(f"[bold red]not exported[/]: {exc}")
+        raise typer.Exit(4) from None
     out.print(
         f"wrote {manifest['entries']} entries to {out_dir} (head {manifest['head']['seq']}:"
         f"{manifest['head']['hash'][:16]}...)"

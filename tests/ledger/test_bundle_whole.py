@@ -1,0 +1,135 @@
+"""A bundle verifies whole: every file is pinned by the manifest and must equal what the signed
+entries commit to; export verifies the ledger first and never builds a path from entry data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from scalegate.ledger.audit import export, read_bundle
+from scalegate.ledger.records import sha256_hex
+from scalegate.ledger.store import db_url, entries_t
+from scalegate.ledger.verify import verify_entries
+from tests.conftest import run_cli
+from tests.ledger.conftest import Built, build_realistic
+
+
+@pytest.fixture(scope="module")
+def ledger_and_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Built, Path]:
+    folder = tmp_path_factory.mktemp("whole")
+    b = build_realistic(db_url(str(folder / "ledger.db")), folder / "keys")
+    out = folder / "bundle"
+    export(b.ledger, out, public=False)
+    return b, out
+
+
+def _problems(bundle: Path) -> list[str]:
+    rows, head, files = read_bundle(bundle)
+    return [str(p) for p in verify_entries(rows, head)] + files
+
+
+def _repin(bundle: Path, rel: str) -> None:
+    """What a forger also does: update the manifest's hash of the edited file."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["files"][rel] = sha256_hex((bundle / rel).read_bytes())
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _edit_policy(bundle: Path) -> None:
+    [policy] = sorted((bundle / "policies").glob("*.yaml"))
+    text = policy.read_text()
+    assert "at_least: 0.5" in text
+    policy.write_text(text.replace("at_least: 0.5", "at_least: 0.99", 1))
+    _repin(bundle, f"policies/{policy.name}")
+
+
+def _forge_keys(bundle: Path) -> None:
+    keys = json.loads((bundle / "keys.json").read_text())
+    first = next(iter(keys))
+    keys[first]["roles"] = [*keys[first]["roles"], "board"]
+    (bundle / "keys.json").write_text(json.dumps(keys))
+    _repin(bundle, "keys.json")
+
+
+def _edit_readme(bundle: Path) -> None:
+    text = (bundle / "README.md").read_text()
+    head = json.loads((bundle / "manifest.json").read_text())["head"]["hash"]
+    (bundle / "README.md").write_text(text.replace(head, "0" * 64))
+    _repin(bundle, "README.md")
+
+
+def _add_file(bundle: Path) -> None:
+    (bundle / "policies" / ("f" * 64 + ".yaml")).write_text("scalegate: 1\n")
+
+
+def _remove_policy(bundle: Path) -> None:
+    [policy] = sorted((bundle / "policies").glob("*.yaml"))
+    policy.unlink()
+
+
+def _edit_manifest_counts(bundle: Path) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["entries"] += 1
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "found"),
+    [
+        (_edit_policy, "differs from the policy text its adoption entry commits to"),
+        (_forge_keys, "keys.json: differs from the key registrations"),
+        (_edit_readme, "README.md: names another head"),
+        (_add_file, "not listed in manifest.json"),
+        (_remove_policy, "listed in manifest.json but missing"),
+        (_edit_manifest_counts, "entry count or entries_sha256 does not match"),
+    ],
+)
+def test_every_bundle_file_edit_is_detected(
+    ledger_and_bundle: tuple[Built, Path], tmp_path: Path, tamper: Callable[[Path], None], found: str
+) -> None:
+    _, original = ledger_and_bundle
+    bundle = tmp_path / "b"
+    shutil.copytree(original, bundle)
+    assert _problems(bundle) == []
+    tamper(bundle)
+    problems = _problems(bundle)
+    assert any(found in p for p in problems), problems
+
+
+def test_export_of_a_tampered_ledger_exits_4_and_writes_nothing_outside(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    b = build_realistic(db_url(str(db)), tmp_path / "keys")
+    first_policy = next(e for e in b.entries() if e.kind == "policy_adopted")
+    payload = dict(first_policy.payload)
+    payload["sha256"] = "../../../escaped"
+    with b.ledger.engine.begin() as conn:
+        conn.execute(
+            entries_t.update().where(entries_t.c.seq == first_policy.seq).values(payload=json.dumps(payload))
+        )
+    b.ledger.close()
+    res = run_cli("audit", "export", "--out", str(tmp_path / "deep" / "bundle"), "--db", str(db))
+    assert res.returncode == 4, res.stderr
+    assert "not exported" in res.stderr
+    assert not (tmp_path / "deep" / "bundle").exists()
+    assert not any(p.name.startswith("escaped") for p in tmp_path.rglob("*"))
+    with sa.create_engine(db_url(str(db))).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(entries_t)).scalar() == len(b.entries())
+
+
+def test_a_public_bundle_redacts_whole(ledger_and_bundle: tuple[Built, Path], tmp_path: Path) -> None:
+    """Marker strings planted in private fields (key holders, the model path and what repeats
+    it, output folders, reporter names) appear nowhere in a public bundle with those fields
+    restricted, and the bundle still verifies."""
+    b, _ = ledger_and_bundle
+    out = tmp_path / "public"
+    restrict = {"key_registered.holder", "assessment.model", "noncompliance_report.reporter"}
+    export(b.ledger, out, public=True, extra_restricted=restrict)
+    assert _problems(out) == []
+    text = "\n".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+    markers = ["rso holder", "ceo holder", "board holder", "acme/frontier-7b", "/srv/assessments"]
+    assert [m for m in markers if m in text] == []
