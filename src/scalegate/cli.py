@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -224,6 +226,9 @@ def assess(
             f"--require: unknown action(s) {unknown_actions}; the policy gates {loaded.policy.actions}"
         )
     check_protections(loaded.policy, set(protection))
+    for flag, value in (("--effective-compute", effective_compute), ("--training-compute", training_compute)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise InputError(f"{flag}: a positive, finite number of FLOP (e.g. 3e24), not {value:g}")
     checkpoint = Checkpoint(
         model=model, effective_compute=effective_compute, training_compute=training_compute
     )
@@ -236,6 +241,7 @@ def assess(
     out_dir = resume or out or Path("scalegate-results") / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     if no_cache and cache_dir is not None:
         raise InputError("--no-cache and --cache-dir: choose one")
+    _check_writable(out_dir, "--resume" if resume else "--out")
     err.print(
         f"[dim]policy[/] {loaded.policy.policy.name} v{loaded.policy.policy.version}  "
         f"[dim]model[/] {model}  [dim]out[/] {out_dir}"
@@ -733,6 +739,19 @@ def case_check(
         raise typer.Exit(EXIT_REQUIRE)
 
 
+def _check_writable(folder: Path, flag: str) -> None:
+    """Before any model runs: the results folder can be created and written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".scalegate-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(
+            f"{flag} {folder}: cannot write there ({exc.strerror or exc}); choose a writable folder"
+        ) from exc
+
+
 def main() -> None:
     try:
         app()  # standalone: click maps usage errors to exit 2 and typer.Exit to its code
@@ -742,6 +761,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("[red]interrupted[/]")
         sys.exit(130)
+    except OSError as exc:  # the machine, not scalegate: a full disk, a read-only or missing path
+        where = f" ({exc.filename})" if exc.filename else ""
+        err.print(f"[bold red]error:[/] {exc.strerror or exc}{where}; nothing further was written")
+        sys.exit(2)
     except Exception:
         err.print_exception()
         err.print("[bold red]internal error[/] (exit 1): please report it with the trace above")

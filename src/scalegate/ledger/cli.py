@@ -289,8 +289,17 @@ def audit_export(
     db: DbOpt = None,
 ) -> None:
     """Write a self-contained bundle that `ledger verify --bundle` checks on another machine."""
-    from scalegate.ledger.audit import LedgerNotVerified, export
+    from typing import get_args
 
+    from scalegate.ledger.audit import LedgerNotVerified, export
+    from scalegate.ledger.records import EntryKind
+
+    for field in restrict:
+        kind, dot, name = field.partition(".")
+        if not dot or not name or kind not in get_args(EntryKind):
+            raise InputError(
+                f"--restrict {field!r}: expected KIND.FIELD, KIND one of {sorted(get_args(EntryKind))}"
+            )
     try:
         manifest = export(open_ledger(db), out_dir, public, set(restrict))
     except LedgerNotVerified as exc:
