@@ -163,3 +163,37 @@ def test_a_self_registered_key_is_not_acted_on_and_what_it_signs_is_named(built:
     )
     named = {p.entry_id for p in verify_entries(list(b.ledger.raw_rows()))}
     assert {reg.entry_id, forged.entry_id, action.entry_id} <= named
+
+
+def test_a_signed_checkpoint_file_detects_a_later_rollback(tmp_path: Path) -> None:
+    """`ledger checkpoint` signs the head into a file to publish; `verify --anchor FILE` checks
+    its signature against the chain's keys and that the ledger still extends it."""
+    import json
+
+    from scalegate.ledger.store import db_url
+    from tests.conftest import run_cli
+    from tests.ledger.conftest import build_realistic
+
+    db = tmp_path / "ledger.db"
+    b = build_realistic(db_url(str(db)), tmp_path / "keys")
+    op_key = tmp_path / "keys" / "operator.key"
+    res = run_cli(
+        "ledger", "checkpoint", "--out", str(tmp_path / "cp.json"), "--db", str(db), "--key", str(op_key)
+    )
+    assert res.returncode == 0, res.stderr
+    ok = run_cli("ledger", "verify", "--db", str(db), "--anchor", str(tmp_path / "cp.json"))
+    assert ok.returncode == 0, ok.stderr
+    n = len(b.entries())
+    # roll back three entries consistently (head row too): only the published checkpoint shows it
+    _delete_tail(b, n - 3)
+    _set_head(b, n - 3, b.entries()[-1].entry_hash)
+    b.ledger.close()
+    assert run_cli("ledger", "verify", "--db", str(db)).returncode == 0
+    bad = run_cli("ledger", "verify", "--db", str(db), "--anchor", str(tmp_path / "cp.json"))
+    assert bad.returncode == 4 and f"entries {n - 2}-{n} are missing" in bad.stderr, bad.stderr
+    # a forged checkpoint (edited head) fails its signature
+    data = json.loads((tmp_path / "cp.json").read_text())
+    data["seq"] = 1
+    (tmp_path / "forged.json").write_text(json.dumps(data))
+    forged = run_cli("ledger", "verify", "--db", str(db), "--anchor", str(tmp_path / "forged.json"))
+    assert forged.returncode == 4 and "does not verify" in forged.stderr, forged.stderr

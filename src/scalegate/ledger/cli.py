@@ -105,11 +105,21 @@ def verify(
     from scalegate.ledger.verify import verify_entries
 
     pin = None
+    anchor_file = None
     if anchor:
         seq, _, h = anchor.partition(":")
-        if not seq.isdigit() or len(h) != 64:
-            raise InputError("--anchor: expected SEQ:HASH as printed by `scalegate ledger head`")
-        pin = (int(seq), h)
+        if seq.isdigit() and len(h) == 64:
+            pin = (int(seq), h)
+        elif Path(anchor).is_file():
+            try:
+                anchor_file = json.loads(Path(anchor).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise InputError(f"--anchor {anchor}: not a checkpoint file ({exc})") from exc
+        else:
+            raise InputError(
+                "--anchor: expected SEQ:HASH (`scalegate ledger head`) or a checkpoint file "
+                "(`scalegate ledger checkpoint`)"
+            )
     if bundle is not None:
         from scalegate.ledger.audit import read_bundle
 
@@ -122,6 +132,11 @@ def verify(
         rows, source = list(ledger.raw_rows()), ledger.url
         head = ledger.head()
         file_problems = []
+    if anchor_file is not None:
+        from scalegate.ledger.verify import checkpoint_anchor
+
+        pin, checkpoint_problems = checkpoint_anchor(anchor_file, rows)
+        file_problems = [*file_problems, *checkpoint_problems]
     problems = [*verify_entries(rows, pin, head=head), *file_problems]
     for p in problems:
         err.print(f"[red]problem[/] {p}")
@@ -133,6 +148,40 @@ def verify(
         f"[green]ok[/] {len(rows)} entries of {source} verify; head "
         f"{last.get('seq', 0)}:{last.get('entry_hash', '-')} (compare with the published head)"
     )
+
+
+@ledger_app.command("checkpoint")
+def checkpoint(
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="The checkpoint file to write (new).")],
+    db: DbOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """Sign the ledger's head into a small file to publish (a transparency report, a regulator):
+    `ledger verify --anchor FILE` then proves a later ledger still extends it, naming any
+    truncated or rolled-back range."""
+    import datetime as dt
+
+    from scalegate.ledger.verify import CHECKPOINT_SCHEMA, checkpoint_message
+    from scalegate.ledger.workflow import OPERATOR, _require_role
+
+    ledger = open_ledger(db)
+    signer = _key(key)
+    _require_role(ledger, signer, OPERATOR)
+    seq, h = ledger.head()
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    data = {
+        "schema": CHECKPOINT_SCHEMA,
+        "seq": seq,
+        "entry_hash": h,
+        "created_at": created,
+        "key_id": signer.key_id,
+        "role": OPERATOR,
+        "signature": signer.sign(checkpoint_message(seq, h, created)),
+    }
+    if out_file.exists():
+        raise InputError(f"--out {out_file} exists; checkpoints are never overwritten")
+    out_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    out.print(f"checkpoint of entry {seq} ({h[:16]}...) signed by {signer.key_id}: {out_file}")
 
 
 @ledger_app.command("head")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from scalegate.ledger.keys import key_id_of
 from scalegate.ledger.keys import verify as verify_signature
-from scalegate.ledger.records import GENESIS, Entry, sha256_hex
+from scalegate.ledger.records import GENESIS, Entry, canonical, sha256_hex
 
 ADMIN = "admin"
 SELF = "self"  # the role a key signs its own registration or revocation with
@@ -79,6 +79,10 @@ def valid_keys(entries: Iterable[Entry]) -> dict[str, bool]:
     """key id -> revoked, for the keys whose registration verifies (signed by itself and, after
     the first, by an admin key in good standing then). The workflow acts only on these, so it
     never accepts a key that `verify` would reject."""
+    return {kid: k.revoked for kid, k in _key_state(entries).items()}
+
+
+def _key_state(entries: Iterable[Entry]) -> dict[str, _Key]:
     state = _State()
     for e in entries:
         if e.kind not in ("key_registered", "key_revoked"):
@@ -88,7 +92,47 @@ def valid_keys(entries: Iterable[Entry]) -> dict[str, bool]:
             _check_kind(e, roles, state, lambda _msg: None)
         except (TypeError, ValueError, AttributeError, KeyError):
             continue
-    return {kid: k.revoked for kid, k in state.keys.items()}
+    return state.keys
+
+
+CHECKPOINT_SCHEMA = "scalegate.checkpoint/1"
+
+
+def checkpoint_message(seq: int, entry_hash: str, created_at: str) -> bytes:
+    """What a published checkpoint's key signs: the head, and when it was taken."""
+    body = {"schema": CHECKPOINT_SCHEMA, "seq": seq, "entry_hash": entry_hash, "created_at": created_at}
+    return bytes.fromhex(sha256_hex(canonical(body)))
+
+
+def checkpoint_anchor(data: Any, raw: Iterable[dict[str, Any] | Entry]) -> tuple[tuple[int, str], list[str]]:
+    """The (seq, hash) a signed checkpoint file publishes, and why it cannot be trusted: its
+    signature must verify under a key whose registration verifies in this chain (a revoked
+    key's checkpoint still counts: it was valid when published). The chain must then extend
+    it, which `verify_entries(anchor=...)` checks."""
+    problems: list[str] = []
+    try:
+        seq, h = int(data["seq"]), str(data["entry_hash"])
+        created, key_id, signature = str(data["created_at"]), str(data["key_id"]), str(data["signature"])
+        if data.get("schema") != CHECKPOINT_SCHEMA:
+            raise ValueError(f"schema {data.get('schema')!r}")
+    except (TypeError, ValueError, KeyError) as exc:
+        return (-1, ""), [f"the checkpoint file is not a scalegate checkpoint ({exc})"]
+    entries = []
+    for row in raw:
+        try:
+            entries.append(row if isinstance(row, Entry) else Entry.model_validate(row))
+        except ValidationError:
+            continue
+    key = _key_state(entries).get(key_id)
+    if key is None:
+        problems.append(
+            f"the checkpoint is signed by key {key_id}, which this ledger never validly registered"
+        )
+    elif not _is_hex(signature) or not verify_signature(
+        key.public_hex, checkpoint_message(seq, h, created), signature
+    ):
+        problems.append(f"the checkpoint's signature by key {key_id} does not verify (forged or edited)")
+    return (seq, h), problems
 
 
 def latest_decisions(entries: Iterable[Entry]) -> Latest:
