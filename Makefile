@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.scalegate-installed
 
-.PHONY: install demo test lint bench bench-ledger bench-sequential bench-soundness clean
+.PHONY: install demo test lint fuzz bench bench-ledger bench-sequential bench-soundness clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks scripts examples
 	$(BIN)/ruff format --check src tests benchmarks scripts examples
 	$(BIN)/mypy
+
+# Hypothesis-driven fuzzing, 10 minutes a target (CI runs about 30 s of each in `make test`)
+fuzz: install
+	SCALEGATE_FUZZ_SECONDS=600 $(BIN)/python -m pytest -q -p no:cacheprovider tests/policy/test_fuzz_policies.py -k fuzz
+	SCALEGATE_FUZZ_SECONDS=600 $(BIN)/python -m pytest -q -p no:cacheprovider tests/ledger/test_fuzz_bundles.py
 
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_assess.py

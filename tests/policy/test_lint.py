@@ -551,7 +551,7 @@ CASES = [
         "L30",
         "governance.signoff",
         "warning",
-        (),
+        ("L35",),
         id="L30-free-override",
     ),
     pytest.param(del_("responses.0"), "L31", "responses", "warning", (), id="L31-open-weights-ungated"),
@@ -571,6 +571,14 @@ CASES = [
         "warning",
         (),
         id="L34-too-few-samples",
+    ),
+    pytest.param(
+        set_("governance.signoff.override", []),
+        "L35",
+        "governance.signoff",
+        "info",
+        ("L30",),
+        id="L35-no-override-roles",
     ),
 ]
 
@@ -603,7 +611,31 @@ def test_rules_are_numbered_in_order_and_documented() -> None:
         assert f"severity: {r.severity}" in section
 
 
+def test_each_rule_is_documented_word_for_word() -> None:
+    # docs/lint.md carries each rule's fields verbatim, so the docs cannot drift from the code
+    docs = DOCS.read_text(encoding="utf-8")
+    for r in RULES.values():
+        section = (
+            f"### {r.id} {r.name}\n\nseverity: {r.severity}\n\n- **Checks:** {r.checks}\n"
+            f"- **Why:** {r.why}\n- **Source:** {r.source}\n- **Fix:** {r.fix}\n"
+        )
+        assert section in docs, f"docs/lint.md: the section of {r.id} differs from the rule"
+        assert f"| {r.id} | {r.name} | {r.severity} |" in docs, f"docs/lint.md: no table row for {r.id}"
+
+
 # --- details of single rules ---------------------------------------------------------------------
+
+
+def test_missing_override_rule_explains_that_overrides_fail_closed() -> None:
+    [finding] = [f for f in lint_policy(mutated(del_("governance.signoff.override"))) if f.rule == "L35"]
+    assert finding.severity == "info"
+    assert "has no `override` entry" in finding.message
+    assert "refuse every override" in finding.message
+    assert "governance.signoff.override: [board]" in finding.fix
+    [empty] = [f for f in lint_policy(mutated(set_("governance.signoff.override", []))) if f.rule == "L35"]
+    assert "names no roles (`override: []`)" in empty.message
+    # without governance there is nothing to explain beyond L12's error
+    assert "L35" not in rules_fired(lint_policy(mutated(del_("governance"))))
 
 
 def test_planned_n_too_small_to_rule_a_threshold_out() -> None:

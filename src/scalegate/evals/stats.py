@@ -217,7 +217,8 @@ def estimate_proportion(
     if design_effect is not None or clusters is not None:
         factor = max(1.0, design_effect or 1.0)
         if clusters is not None and clusters >= 2 and n > 1:
-            factor *= (_t(confidence, clusters - 1) / _t(confidence, n - 1)) ** 2
+            # a small-cluster correction only ever widens (G > n cannot happen in real data)
+            factor *= max(1.0, (_t(confidence, min(clusters, n) - 1) / _t(confidence, n - 1)) ** 2)
         elif clusters is not None:  # one cluster: its spread cannot be estimated at all
             factor = float(n)
         n_eff = max(1.0, n / factor) if n > 1 else float(n)

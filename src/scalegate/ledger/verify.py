@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from scalegate.errors import PolicyError
 from scalegate.ledger.keys import key_id_of
 from scalegate.ledger.keys import verify as verify_signature
 from scalegate.ledger.records import GENESIS, Entry, canonical, sha256_hex
@@ -182,6 +183,8 @@ def verify_entries(
         try:
             roles = _check_signatures(e, state, bad)
             _check_kind(e, roles, state, bad)
+        except PolicyError as exc:  # a stored policy text this scalegate no longer accepts
+            bad(f"cannot check this entry: the policy text it relies on does not validate ({exc})"[:1000])
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
             bad(f"malformed entry ({type(exc).__name__}: {exc})")
         state.entries[e.entry_id] = e

@@ -11,6 +11,7 @@ registry order.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -190,13 +191,16 @@ def _fact_level(fact: ResponseCondition) -> str:
     return level
 
 
-def _fact_ranks(policy: Policy, resp: Response, dname: str) -> list[int]:
+def _ranks(policy: Policy) -> dict[str, int]:
+    """Each level's rank, looked up in constant time (rules that compare every threshold with
+    every response stay linear on a policy with a thousand levels)."""
+    return {level: i for i, level in enumerate(policy.levels)}
+
+
+def _fact_ranks(policy: Policy, resp: Response, dname: str, ranks: dict[str, int] | None = None) -> list[int]:
     """Ranks of the levels at which capability in domain `dname` can make `resp` apply."""
-    return [
-        policy.level_rank(_fact_level(f))
-        for f in _level_facts(resp.if_)
-        if f.domains is None or dname in f.domains
-    ]
+    ranks = ranks if ranks is not None else _ranks(policy)
+    return [ranks[_fact_level(f)] for f in _level_facts(resp.if_) if f.domains is None or dname in f.domains]
 
 
 def capability_conditioned(resp: Response) -> bool:
@@ -303,6 +307,9 @@ def _cited(obj: Any, path: str) -> Iterator[tuple[str, Cited]]:
     "in the threshold's description.",
 )
 def _vague_threshold(policy: Policy) -> Iterator[Hit]:
+    same: dict[tuple[str, str], list[str]] = {}  # (domain, normalised description) -> levels
+    for dname, _domain, level, thr, _clause in _thresholds(policy):
+        same.setdefault((dname, thr.description.strip().lower()), []).append(level)
     for dname, domain, level, thr, clause in _thresholds(policy):
         text = thr.description
         gaps: list[str] = []
@@ -313,13 +320,10 @@ def _vague_threshold(policy: Policy) -> Iterator[Hit]:
         misuse = domain.category in MISUSE_CATEGORIES and thr.kind in ("capability", "outcome")
         if misuse and not ACTOR.search(text) and not SELF_ACTING.search(text):
             gaps.append("names no actor profile (who is uplifted)")
-        twins = [
-            lv
-            for lv, other in domain.thresholds.items()
-            if lv != level and other.description.strip().lower() == text.strip().lower()
-        ]
+        twins = [lv for lv in same[(dname, text.strip().lower())] if lv != level]
         if twins:
-            gaps.append(f"is word for word the description of level(s) {', '.join(twins)}")
+            named = ", ".join(twins[:5]) + (f" and {len(twins) - 5} more" if len(twins) > 5 else "")
+            gaps.append(f"is word for word the description of level(s) {named}")
         if gaps:
             yield Hit(clause, f"{dname} '{level}' threshold description {'; '.join(gaps)}: {text!r}")
 
@@ -376,6 +380,7 @@ def _no_operational_eval(policy: Policy) -> Iterator[Hit]:
 )
 def _threshold_too_high(policy: Policy) -> Iterator[Hit]:
     top = len(policy.levels) - 1
+    level_ranks = _ranks(policy)
     for dname, domain in policy.domains.items():
         if domain.category not in CORE_CATEGORIES or not domain.thresholds:
             continue
@@ -383,10 +388,11 @@ def _threshold_too_high(policy: Policy) -> Iterator[Hit]:
             rank
             for r in policy.responses
             if r.block or r.require is not None
-            for rank in _fact_ranks(policy, r, dname)
+            for rank in _fact_ranks(policy, r, dname, level_ranks)
         ]
-        ranks = sorted(policy.level_rank(lv) for lv in domain.thresholds)
-        gated = [t for t in ranks if any(g <= t for g in gating)]
+        lowest = min(gating, default=None)
+        ranks = sorted(level_ranks[lv] for lv in domain.thresholds)
+        gated = [t for t in ranks if lowest is not None and lowest <= t]
         if gated and gated[0] == top:
             yield Hit(
                 f"domains.{dname}",
@@ -762,11 +768,15 @@ def _escape_hatch(policy: Policy) -> Iterator[Hit]:
     fix="Add a response conditioned on this level, or remove the threshold.",
 )
 def _inert_threshold(policy: Policy) -> Iterator[Hit]:
+    level_ranks = _ranks(policy)
     for dname, domain in policy.domains.items():
         prev = 0
-        for level in sorted(domain.thresholds, key=policy.level_rank):
-            rank = policy.level_rank(level)
-            if not any(prev < f <= rank for r in policy.responses for f in _fact_ranks(policy, r, dname)):
+        facts = sorted(f for r in policy.responses for f in _fact_ranks(policy, r, dname, level_ranks))
+        for level in sorted(domain.thresholds, key=level_ranks.__getitem__):
+            rank = level_ranks[level]
+            # the lowest fact rank above `prev` is at most `rank`
+            above = bisect.bisect_right(facts, prev)
+            if not (above < len(facts) and facts[above] <= rank):
                 yield Hit(
                     f"domains.{dname}.thresholds.{level}",
                     f"crossing {dname} '{level}' changes nothing: no response applies from that level",
@@ -909,8 +919,9 @@ def _no_decision_owner(policy: Policy) -> Iterator[Hit]:
     "UNGOVERNED_OVERRIDE",
     "warning",
     checks="`governance.signoff` names no roles for `override`.",
-    why="scalegate lets the `override` roles unblock a blocked action; with none named, any key holder "
-    "can override the gate alone.",
+    why="Frameworks let someone lift a gate (a board reversing a decision, a benefit exception); a "
+    "policy that does not say who leaves that exception ungoverned. scalegate's ledger refuses every "
+    "override without `override` roles (L35), so such an exception could only be taken off the record.",
     source="OpenAI PF v2 App. B (Board SSC may reverse); Anthropic RSP v2 §7",
     fix="Add `governance.signoff.override: [board]` (a body independent of the decision-makers).",
 )
@@ -918,6 +929,30 @@ def _ungoverned_override(policy: Policy) -> Iterator[Hit]:
     g = policy.governance
     if g is not None and g.roles and not g.signoff.get("override"):
         yield Hit("governance.signoff", "no roles must sign an override")
+
+
+@_rule(
+    "L35",
+    "OVERRIDES_FAIL_CLOSED",
+    "info",
+    checks="`governance` is declared and `governance.signoff.override` is missing or names no roles "
+    "(a policy without `governance` gets L12 instead).",
+    why="The ledger allows an override only when every role under `governance.signoff.override` signs "
+    "it; with none named it refuses every override (fail closed): a blocked action stays blocked "
+    "until a new assessment or a new policy allows it.",
+    source="scalegate ledger (docs/design/ledger.md: no override where the policy names no override roles)",
+    fix="If the policy allows exceptions, name who must sign one: `governance.signoff.override: [board]` "
+    "(roles declared under `governance.roles`); if it allows none, nothing needs to change.",
+)
+def _overrides_fail_closed(policy: Policy) -> Iterator[Hit]:
+    g = policy.governance
+    if g is None or g.signoff.get("override"):
+        return
+    how = "names no roles (`override: []`)" if "override" in g.signoff else "has no `override` entry"
+    yield Hit(
+        "governance.signoff",
+        f"governance.signoff {how}: the ledger will refuse every override of this policy's decisions",
+    )
 
 
 @_rule(

@@ -8,6 +8,7 @@ does not exist is an error at load time, never a silent `unknown` at gate time).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 from enum import StrEnum
 from typing import Any, Literal, Self
@@ -27,8 +28,103 @@ DEFAULT_ACTIONS: tuple[str, ...] = (
 )
 
 
+#: Keys of `governance.signoff` that are not actions, and who reads them: `override` is the
+#: roles that must all sign an override in the ledger (scalegate.ledger.workflow.override and
+#: ledger verify). Without it the ledger refuses every override (fail closed).
+SIGNOFF_SPECIAL_KEYS: tuple[str, ...] = ("override",)
+
+#: Largest notice period, in days (100 years): the ledger adds it to a date.
+MAX_NOTICE_DAYS = 36_500
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # allow_inf_nan=False: NaN compares false with everything, so a threshold, bound or
+    # proportion that is NaN never fires and never fails; infinity is no policy's number.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+
+
+def closest(name: str, known: list[str] | tuple[str, ...]) -> str | None:
+    """The known name nearest `name` (difflib), for "did you mean" in error messages."""
+    found = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+#: Names a message lists in full; beyond that it lists these and counts the rest.
+LISTED_NAMES = 12
+#: Unknown names that get a "did you mean" (difflib is quadratic; nobody reads past these).
+MAX_HINTS = 50
+#: Declared names beyond which no hint is searched for (no policy declares that many roles).
+MAX_HINT_CANDIDATES = 200
+
+
+def _listing(names: list[str]) -> str:
+    """`['a', 'b']`, or the first LISTED_NAMES of a long list and how many there are."""
+    if len(names) <= LISTED_NAMES:
+        return str(names)
+    return str(names[:LISTED_NAMES])[:-1] + f", ... ({len(names)} in all)]"
+
+
+class _Refs:
+    """The names a policy declares, as sets (membership in constant time) and as messages,
+    with a budget of "did you mean" hints."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.levels = set(policy.levels)
+        self.actions = set(policy.actions)
+        self.roles = set(policy.governance.roles) if policy.governance else set()
+        self.sorted_roles = sorted(self.roles)
+        self.hints_left = MAX_HINTS
+
+    def closest(self, name: str, known: list[str]) -> str | None:
+        if self.hints_left <= 0 or len(known) > MAX_HINT_CANDIDATES:
+            return None
+        self.hints_left -= 1
+        return closest(name, known)
+
+    def unknown_action(self, action: str) -> str:
+        return f"unknown action '{action}' (actions: {_listing(self.policy.actions)})"
+
+    def unknown_key(self, fld: str, key: str, special: tuple[str, ...]) -> str:
+        known = [*self.policy.actions, *special]
+        near = self.closest(key, known)
+        if near is not None:
+            return f"unknown action '{key}' (did you mean '{near}'?)"
+        if fld == "signoff" and key == "policy_change":
+            return (
+                "'policy_change' is not a sign-off key: who approves a new version of the policy is "
+                "`governance.changes.approve`"
+            )
+        shown = known if len(known) <= LISTED_NAMES else [*known[:LISTED_NAMES], f"... ({len(known)} in all)"]
+        keys = ", ".join(f"'{k}'" if not k.startswith("...") else k for k in shown) or "none"
+        return f"unknown action '{key}': the keys of governance.{fld} are {keys}"
+
+    def role_problems(self, roles: list[str]) -> list[str]:
+        out = []
+        for r in roles:
+            if r in self.roles:
+                continue
+            known = self.sorted_roles
+            near = self.closest(r, known)
+            if near is not None:
+                out.append(f"unknown role '{r}' (did you mean '{near}'?)")
+            elif not known:
+                out.append(f"unknown role '{r}': no roles are declared; add it under `governance.roles`")
+            else:
+                out.append(f"unknown role '{r}' (roles: {_listing(known)})")
+        return out
+
+
+def _finite(value: Any, where: str) -> None:
+    """Free-form values (an eval's `args`) may nest; none of them may be NaN or infinite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} is {value}: NaN and infinity are not allowed")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _finite(v, f"{where}[{i}]")
 
 
 #: How well a clause's source was checked (the legend of docs/presets.md): V primary text,
@@ -99,7 +195,7 @@ class Statistics(Strict):
     # Draw each eval's samples in a seeded random order and stop once the confidence sequence
     # settles (crossed or below) every threshold that reads the eval.
     sequential: bool = False
-    sequential_seed: int = 0
+    sequential_seed: int = Field(0, ge=0, le=2**63 - 1)  # recorded in logs as a 64-bit integer
     # A sample metadata field whose values group dependent samples (MMLU: `subject`): the
     # interval then widens by the measured design effect (docs/design/statistics.md). An
     # eval's own `cluster` overrides it.
@@ -243,6 +339,12 @@ class EvalSpec(Cited):
     # recorded, or a stochastic agent): without it, epochs > 1 at temperature 0 are refused.
     epochs_reason: str | None = None
 
+    @field_validator("args")
+    @classmethod
+    def _args_are_finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _finite(value, "args")
+        return value
+
 
 class Suite(Strict):
     """A task-suite rule as a framework states it (Anthropic RSP v1 autonomy: a task passes on
@@ -275,8 +377,9 @@ class ThresholdCondition(Strict):
 
     eval: str | None = None
     metric: str | None = None
-    at_least: float | None = None
-    at_most: float | None = None
+    # the metric is a proportion (the share of samples scored correct), so is its threshold
+    at_least: float | None = Field(None, ge=0.0, le=1.0)
+    at_most: float | None = Field(None, ge=0.0, le=1.0)
     suite: Suite | None = None
     all: list[ThresholdCondition] | None = None
     any: list[ThresholdCondition] | None = None
@@ -474,7 +577,7 @@ class ChangeProcess(Cited):
 
     approve: list[str] = Field(min_length=1)
     consult: list[str] = Field(default_factory=list)
-    notice_days: int = Field(0, ge=0)
+    notice_days: int = Field(0, ge=0, le=MAX_NOTICE_DAYS)
     public_changelog: bool = False
     publish_before_effective: bool = False
 
@@ -482,7 +585,8 @@ class ChangeProcess(Cited):
 class Governance(Cited):
     roles: dict[str, str] = Field(default_factory=dict)
     changes: ChangeProcess | None = None
-    # action (or `override`, `policy_change`) -> roles that must sign off
+    # action (or `override`: who must sign an override) -> roles that must sign off. Who
+    # approves a new version of the policy is `changes.approve`.
     signoff: dict[str, list[str]] = Field(default_factory=dict)
     # action -> roles that must be informed before proceeding (Anthropic v2: Board and LTBT)
     inform_before: dict[str, list[str]] = Field(default_factory=dict)
@@ -614,17 +718,19 @@ class Policy(Strict):
         """Cross-references pydantic cannot see: names that must exist elsewhere in the file.
 
         Each problem comes with the field path it belongs to, so the loader can name its line.
+        Linear in the size of the policy, however many names are wrong.
         """
+        refs = _Refs(self)
         out: list[tuple[Loc, str]] = []
-        if len(set(self.levels)) != len(self.levels):
+        if len(refs.levels) != len(self.levels):
             out.append((("levels",), "level names must be unique"))
-        if len(set(self.actions)) != len(self.actions):
+        if len(refs.actions) != len(self.actions):
             out.append((("actions",), "action names must be unique"))
         for dname, domain in self.domains.items():
             for level, thr in domain.thresholds.items():
                 loc: Loc = ("domains", dname, "thresholds", level)
-                if level not in self.levels:
-                    out.append((loc, f"unknown level '{level}' (levels: {self.levels})"))
+                if level not in refs.levels:
+                    out.append((loc, f"unknown level '{level}' (levels: {_listing(self.levels)})"))
                 elif level == self.levels[0]:
                     out.append((loc, f"'{level}' is the baseline level and takes no threshold"))
                 for key, cond in (("when", thr.when), ("alert", thr.alert)):
@@ -632,19 +738,14 @@ class Policy(Strict):
                         out.extend(((*loc, key), p) for p in self._comparison_problems(cond))
         for i, resp in enumerate(self.responses):
             rloc: Loc = ("responses", i)
-            out.extend(((*rloc, "if"), p) for p in self._condition_problems(resp.if_))
+            out.extend(((*rloc, "if"), p) for p in self._condition_problems(resp.if_, refs))
             for action in resp.block:
-                if action not in self.actions:
-                    out.append(((*rloc, "block"), f"unknown action '{action}' (actions: {self.actions})"))
+                if action not in refs.actions:
+                    out.append(((*rloc, "block"), refs.unknown_action(action)))
             if resp.require:
                 for action in resp.require.before or []:
-                    if action not in self.actions:
-                        out.append(
-                            (
-                                (*rloc, "require", "before"),
-                                f"unknown action '{action}' (actions: {self.actions})",
-                            )
-                        )
+                    if action not in refs.actions:
+                        out.append(((*rloc, "require", "before"), refs.unknown_action(action)))
                 for prot in resp.require.protections:
                     if prot not in self.protections:
                         out.append(
@@ -661,31 +762,15 @@ class Policy(Strict):
                             f"safety case '{case}' is not declared under `safety_cases:`",
                         )
                     )
-            out.extend(((*rloc, "notify"), p) for p in self._role_problems(resp.notify))
+            out.extend(((*rloc, "notify"), p) for p in refs.role_problems(resp.notify))
         ids = [r.id for r in self.responses if r.id]
         if len(set(ids)) != len(ids):
             out.append((("responses",), "response ids must be unique"))
         if self.governance:
-            for role in self.governance.changes.approve if self.governance.changes else []:
-                if role not in self.governance.roles:
-                    out.append(
-                        (
-                            ("governance", "changes", "approve"),
-                            f"unknown role '{role}' (roles: {sorted(self.governance.roles)})",
-                        )
-                    )
-            for field in ("signoff", "inform_before"):
-                for key, roles in getattr(self.governance, field).items():
-                    out.extend((("governance", field, key), p) for p in self._role_problems(roles))
-            out.extend((("governance", "reverse"), p) for p in self._role_problems(self.governance.reverse))
-            if self.governance.changes:
-                out.extend(
-                    (("governance", "changes", "consult"), p)
-                    for p in self._role_problems(self.governance.changes.consult)
-                )
+            out.extend(self._governance_problems(self.governance, refs))
         for kind, commitment in self.commitments.items():
             out.extend(
-                (("commitments", kind.value, "roles"), p) for p in self._role_problems(commitment.roles)
+                (("commitments", kind.value, "roles"), p) for p in refs.role_problems(commitment.roles)
             )
         out.extend(self._elicitation_problems())
         return out
@@ -696,7 +781,7 @@ class Policy(Strict):
 
     def _elicitation_problems(self) -> list[tuple[Loc, str]]:
         out: list[tuple[Loc, str]] = []
-        known = sorted({*BUILTIN_PROFILES, *self.profiles})
+        known = _listing(sorted({*BUILTIN_PROFILES, *self.profiles}))
         places: list[tuple[Loc, Elicitation | None]] = [(("elicitation",), self.elicitation)]
         places += [(("evals", e), spec.elicitation) for e, spec in self.evals.items()]
         for loc, elicitation in places:
@@ -730,13 +815,31 @@ class Policy(Strict):
         for e in post.evals or []:
             if e not in self.evals:
                 out.append(
-                    (("post_mitigation", "evals"), f"unknown eval '{e}' (evals: {sorted(self.evals)})")
+                    (
+                        ("post_mitigation", "evals"),
+                        f"unknown eval '{e}' (evals: {_listing(sorted(self.evals))})",
+                    )
                 )
         return out
 
-    def _role_problems(self, roles: list[str]) -> list[str]:
-        known = self.governance.roles if self.governance else {}
-        return [f"unknown role '{r}' (roles: {sorted(known)})" for r in roles if r not in known]
+    def _governance_problems(self, gov: Governance, refs: _Refs) -> list[tuple[Loc, str]]:
+        """Every key of `signoff` / `inform_before` is an action (or, for `signoff`, a key the
+        ledger reads: `override`), and every role named anywhere is declared in `roles`. The
+        ledger reads exactly these names, so a misspelt one would be a rule nobody enforces."""
+        out: list[tuple[Loc, str]] = []
+        for fld in ("signoff", "inform_before"):
+            special = SIGNOFF_SPECIAL_KEYS if fld == "signoff" else ()
+            for key, roles in getattr(gov, fld).items():
+                loc: Loc = ("governance", fld, key)
+                if key not in refs.actions and key not in special:
+                    out.append((loc, refs.unknown_key(fld, key, special)))
+                out.extend((loc, p) for p in refs.role_problems(roles))
+        out.extend((("governance", "reverse"), p) for p in refs.role_problems(gov.reverse))
+        if gov.changes:
+            for fld in ("approve", "consult"):
+                roles = getattr(gov.changes, fld)
+                out.extend((("governance", "changes", fld), p) for p in refs.role_problems(roles))
+        return out
 
     def _comparison_problems(self, cond: ThresholdCondition) -> list[str]:
         if cond.suite is not None:
@@ -749,7 +852,7 @@ class Policy(Strict):
     def _eval_problems(self, eval_id: str, metric: str | None) -> list[str]:
         spec = self.evals.get(eval_id)
         if spec is None:
-            return [f"unknown eval '{eval_id}' (evals: {sorted(self.evals)})"]
+            return [f"unknown eval '{eval_id}' (evals: {_listing(sorted(self.evals))})"]
         if metric is not None and metric != spec.metric:
             return [
                 f"eval '{eval_id}' reports metric '{spec.metric}', not '{metric}' "
@@ -757,16 +860,16 @@ class Policy(Strict):
             ]
         return []
 
-    def _condition_problems(self, cond: ResponseCondition) -> list[str]:
+    def _condition_problems(self, cond: ResponseCondition, refs: _Refs) -> list[str]:
         out: list[str] = []
         for level in (cond.pre_mitigation_at_least, cond.post_mitigation_at_least):
-            if level is not None and level not in self.levels:
-                out.append(f"unknown level '{level}' (levels: {self.levels})")
+            if level is not None and level not in refs.levels:
+                out.append(f"unknown level '{level}' (levels: {_listing(self.levels)})")
         for d in cond.domains or []:
             if d not in self.domains:
-                out.append(f"unknown domain '{d}' (domains: {sorted(self.domains)})")
+                out.append(f"unknown domain '{d}' (domains: {_listing(sorted(self.domains))})")
         for child in cond.children():
-            out.extend(self._condition_problems(child))
+            out.extend(self._condition_problems(child, refs))
         return out
 
     def level_rank(self, level: str) -> int:
