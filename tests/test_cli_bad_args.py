@@ -36,3 +36,15 @@ def test_bad_command_lines_exit_2_naming_the_argument(
     assert not (tmp_path / "scalegate-results").exists() or not any(
         (tmp_path / "scalegate-results").iterdir()
     )
+
+
+def test_a_mistyped_ledger_path_is_an_error_not_an_empty_clean_ledger(tmp_path: Path) -> None:
+    for args in (
+        ("ledger", "verify"),
+        ("ledger", "show"),
+        ("ledger", "head"),
+        ("audit", "export", "--out", "b"),
+    ):
+        res = run_cli(*args, "--db", str(tmp_path / "typo.db"), cwd=tmp_path)
+        assert res.returncode == 2 and "no ledger at" in res.stderr, (args, res.stderr)
+    assert not (tmp_path / "typo.db").exists()

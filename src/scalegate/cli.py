@@ -250,7 +250,7 @@ def assess(
     if not no_ledger:  # open the ledger and key first: a bad key must not cost a model run
         from scalegate.ledger.workflow import check_policy, operator_key
 
-        ledger = ledger_cli.open_ledger(db)
+        ledger = ledger_cli.open_ledger(db, create=True)
         check_policy(ledger, loaded)
         signer = operator_key(ledger, key)
     with err.status("Preparing model (first use fetches and verifies pinned assets)..."):

@@ -35,10 +35,19 @@ ledger_app = typer.Typer(help="The append-only, signed ledger: show, verify, sta
 keys_app = typer.Typer(help="Ed25519 keys bound to the policy's roles.", no_args_is_help=True)
 
 
-def open_ledger(db: str | None):  # type: ignore[no-untyped-def]
+def open_ledger(db: str | None, create: bool = False):  # type: ignore[no-untyped-def]
+    """The ledger `--db` names. Only commands that start a ledger (`assess`, `keys create`) may
+    create it: a mistyped path must not verify as an empty, clean ledger."""
     from scalegate.ledger.store import Ledger, db_url
 
-    return Ledger(db_url(db))
+    url = db_url(db)
+    if not create and url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise InputError(
+                f"--db: no ledger at {path}; check the path (`scalegate assess` starts one on its first run)"
+            )
+    return Ledger(url)
 
 
 def _key(path: Path | None):  # type: ignore[no-untyped-def]
@@ -238,7 +247,7 @@ def keys_create(
     from scalegate.ledger import keys
     from scalegate.ledger.workflow import KEY_DIR, register
 
-    ledger = open_ledger(db)
+    ledger = open_ledger(db, create=True)
     admin = _key(admin_key) if ledger.head()[0] else None
     path = KEY_DIR / f"{name}.key"
     if path.exists():
