@@ -189,6 +189,8 @@ def run_assessment(
     post_evidence = regraded_post or {}
     for eval_id, ev in evidence.items():
         _write_json(evidence_dir / f"{eval_id}.json", ev.model_dump(mode="json"))
+    for eval_id, ev in post_evidence.items():
+        _write_json(evidence_dir / f"{eval_id}.post.json", ev.model_dump(mode="json"))
     scorecard = _scorecard(policy, evidence, plan.checkpoint, post_evidence if post_runs else None)
     case_results = {
         case.case: evaluate_case(policy, case, evidence, protections, docs) for case, docs in cases

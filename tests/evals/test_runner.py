@@ -118,6 +118,11 @@ def _mock_target(outputs: list[str]) -> ModelTarget:
     return ModelTarget("mockllm/model", "mockllm/model", {"custom_outputs": custom})
 
 
+def _generated(spec: EvalSpec, target: ModelTarget, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A scalegate task run on the mock model's generations, graded with this module's rules."""
+    return run_eval("e", spec, target, log_dir=tmp_path, rules=RULES, statistics=STATS, task=build_task(spec))
+
+
 PARSE_SPEC = EvalSpec(
     task="scalegate/mmlu_proxy",
     args={"subjects": ["computer security"], "limit": 10, "seed": 3, "answer_method": "generate_parse"},
@@ -127,7 +132,7 @@ PARSE_SPEC = EvalSpec(
 def test_unparseable_generations_make_evidence_unreliable_not_low(tmp_path: Path) -> None:
     spec = PARSE_SPEC
     target = _mock_target(["I am not sure what you mean."] * 10)
-    ev = run_eval("e", spec, target, log_dir=tmp_path, rules=RULES, statistics=STATS, task=build_task(spec))
+    ev = _generated(spec, target, tmp_path)
     assert ev.status is EvidenceStatus.unreliable
     assert ev.n_unparsed == 10
     assert ev.scoring_methods == {"generate_parse": 10}
@@ -137,7 +142,7 @@ def test_parseable_generations_are_scored(tmp_path: Path) -> None:
     spec = PARSE_SPEC
     answers = ["A", "B", "C", "D", "B"] * 2
     target = _mock_target(answers)
-    ev = run_eval("e", spec, target, log_dir=tmp_path, rules=RULES, statistics=STATS, task=build_task(spec))
+    ev = _generated(spec, target, tmp_path)
     assert ev.status is EvidenceStatus.ok and ev.n_unparsed == 0
     task = build_task(spec)
     expected = sum(1 for s, a in zip(task.dataset, answers, strict=True) if s.target == a)
@@ -147,29 +152,13 @@ def test_parseable_generations_are_scored(tmp_path: Path) -> None:
 
 def test_one_letter_for_every_question_is_answer_position_collapse(tmp_path: Path) -> None:
     spec = PARSE_SPEC
-    ev = run_eval(
-        "e",
-        spec,
-        _mock_target(["B"] * 10),
-        log_dir=tmp_path,
-        rules=RULES,
-        statistics=STATS,
-        task=build_task(spec),
-    )
+    ev = _generated(spec, _mock_target(["B"] * 10), tmp_path)
     assert ev.status is EvidenceStatus.unreliable and "option 'B'" in (ev.message or "")
 
 
 def test_auto_answer_method_parses_generations_for_api_models(tmp_path: Path) -> None:
     spec = EvalSpec(task="scalegate/mmlu_proxy", args={"subjects": ["virology"], "limit": 6, "seed": 1})
-    ev = run_eval(
-        "e",
-        spec,
-        _mock_target(["A"] * 6),
-        log_dir=tmp_path,
-        rules=RULES,
-        statistics=STATS,
-        task=build_task(spec),
-    )
+    ev = _generated(spec, _mock_target(["A"] * 6), tmp_path)
     assert ev.scoring_methods == {"generate_parse": 6}
 
 
