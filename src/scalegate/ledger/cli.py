@@ -107,7 +107,10 @@ def verify(
     db: DbOpt = None,
     bundle: Annotated[Path | None, typer.Option(help="Verify an exported audit bundle instead.")] = None,
     anchor: Annotated[
-        str | None, typer.Option(help="SEQ:HASH published earlier (see `ledger head`).")
+        str | None,
+        typer.Option(
+            help="A head published earlier: SEQ:HASH (`ledger head`) or a signed file (`ledger checkpoint`)."
+        ),
     ] = None,
 ) -> None:
     """Recompute the chain, signatures, key registry, decisions and sign-off order. Exit 4 on any problem."""
