@@ -145,12 +145,19 @@ def _evidence_fact(scorecard: Scorecard, wanted: list[str]) -> _Match:
             facts.append(f"evidence for '{eval_id}' is {status.value}")
             evals.append(eval_id)
     if "inconclusive" in wanted and scorecard.inconclusive:
-        for d in scorecard.pre_mitigation.domains.values():
-            for t in d.thresholds:
-                for c in t.when.comparisons:
-                    if c.state == "inconclusive":
-                        facts.append(f"{d.domain} '{t.level}' is inconclusive: {c.describe()}")
-                        evals.append(c.eval_id)
+        # both views: a threshold that `applies_to: post` is inconclusive only in the post view
+        seen: set[tuple[str, str, str]] = set()
+        for view, suffix in ((scorecard.pre_mitigation, ""), (scorecard.post_mitigation, " (post-mitigation)")):
+            for d in view.domains.values():
+                for t in d.thresholds:
+                    for c in t.when.comparisons:
+                        key = (d.domain, t.level, c.describe())
+                        if c.state == "inconclusive" and key not in seen:
+                            seen.add(key)
+                            facts.append(f"{d.domain} '{t.level}' is inconclusive: {c.describe()}{suffix}")
+                            evals.append(c.eval_id)
+        if not facts:  # the flag and the comparisons must never disagree towards allowing
+            facts.append("the scorecard is inconclusive")
     return _Match(holds=bool(facts), facts=facts, evals=sorted(set(evals)))
 
 

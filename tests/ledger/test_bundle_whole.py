@@ -133,3 +133,41 @@ def test_a_public_bundle_redacts_whole(ledger_and_bundle: tuple[Built, Path], tm
     text = "\n".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
     markers = ["rso holder", "ceo holder", "board holder", "acme/frontier-7b", "/srv/assessments"]
     assert [m for m in markers if m in text] == []
+
+
+def test_who_ran_a_command_is_recorded_but_never_public(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Since entry format 2 the clear-text actor names only the signing key; the user and host
+    are the salted payload field `recorded_by`, kept in a private bundle and dropped from every
+    public one without restricting anything."""
+    import scalegate.ledger.store as store
+
+    monkeypatch.setattr(store, "_local_user", lambda: "MARKERUSER@MARKERHOST")
+    b = build_realistic(db_url(str(tmp_path / "ledger.db")), tmp_path / "keys")
+    entries = b.ledger.entries()
+    assert all(e.actor == f"key:{e.signatures[0].key_id}" for e in entries)
+    assert all(e.payload["recorded_by"] == "MARKERUSER@MARKERHOST" for e in entries)
+    export(b.ledger, tmp_path / "private", public=False)
+    export(b.ledger, tmp_path / "public", public=True)
+    for name, hits in (("private", True), ("public", False)):
+        bundle = tmp_path / name
+        assert _problems(bundle) == []
+        text = "\n".join(p.read_text(errors="replace") for p in bundle.rglob("*") if p.is_file())
+        assert ("MARKERHOST" in text) is hits, name
+    assert "before entry format 2" not in (tmp_path / "public" / "README.md").read_text()
+    # an entry of the first format (actor `user@host` in clear, under its signed hash) is
+    # exported as it is, and the public README says so rather than implying it is hidden
+    seq, head = b.ledger.head()
+    old = {"text": "x", "scope": "s", "covers": {"seq": seq, "hash": head}}
+    b.ledger.append("audit_statement", old, [(b.keys["operator"], "operator")], actor="old@host")
+    export(b.ledger, tmp_path / "public2", public=True)
+    assert "1 entries were written before entry format 2" in (tmp_path / "public2" / "README.md").read_text()
+
+
+def test_the_caller_cannot_forge_who_ran_a_command(tmp_path: Path) -> None:
+    from scalegate.errors import InputError
+
+    b = build_realistic(db_url(str(tmp_path / "ledger.db")), tmp_path / "keys")
+    with pytest.raises(InputError, match="recorded_by"):
+        b.ledger.append("audit_statement", {"recorded_by": "x@y"}, [(b.keys["operator"], "operator")])

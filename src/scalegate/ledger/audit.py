@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scalegate.errors import InputError
-from scalegate.ledger.records import sha256_hex
+from scalegate.ledger.records import RECORDED_BY, sha256_hex
 
 if TYPE_CHECKING:  # verifying a bundle needs no database driver
     from scalegate.ledger.store import Ledger
@@ -92,9 +92,13 @@ def export(
     for field, implied in _IMPLIED.items():
         if field in restricted:
             restricted |= set(implied)
+    if public:
+        restricted.add(f"*.{RECORDED_BY}")  # a local user and host name is never public
     lines, policies, keys = [], {}, {}
+    clear_actors = 0
     for e in ledger.iter_entries():
-        hidden = {f.split(".", 1)[1] for f in restricted if f.split(".", 1)[0] == e.kind}
+        hidden = {f.split(".", 1)[1] for f in restricted if f.split(".", 1)[0] in (e.kind, "*")}
+        clear_actors += not e.actor.startswith("key:")
         shown = e.redact(hidden) if hidden else e
         if shown.kind == "policy_adopted" and isinstance(shown.payload.get("text"), str):
             policies[shown.payload["sha256"]] = shown.payload["text"]
@@ -112,6 +116,12 @@ def export(
         f"\nThis is a PUBLIC bundle: the fields {sorted(restricted)} are replaced by their salted "
         "digests, so they can be neither read nor guessed, and the chain still verifies. Decisions "
         "whose evidence was redacted are checked by hash, not recomputed.\n"
+        + (
+            f"{clear_actors} entries were written before entry format 2 and name the user@host that "
+            "ran the command in their `actor`, which their signed hash covers and no export can hide.\n"
+            if clear_actors
+            else ""
+        )
         if public
         else ""
     )

@@ -10,6 +10,12 @@ short redacted value by hashing candidates.
     body hash     = sha256(canonical({seq, entry_id, kind, created_at, actor, payload_root, prev_hash}))
     entry hash    = sha256(canonical({body: body hash, signatures: [...]}))
 
+The clear-text `actor` is outside the payload and cannot be redacted, so since entry format 2
+it names only the first signing key (`key:<key_id>`, public anyway); the user and host that ran
+the command are the payload field `recorded_by`, salted and redactable like any other (a public
+bundle always drops it). Entries written before format 2 carry `user@host` as their actor and
+keep it: it is part of their signed hash.
+
 Signers sign the body hash, which includes the previous entry's hash: re-chaining history
 after an insertion or deletion means re-signing every later entry.
 """
@@ -24,6 +30,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 GENESIS = "0" * 64
+#: Payload field naming who ran the command (user@host); redacted in every public bundle.
+RECORDED_BY = "recorded_by"
 
 EntryKind = Literal[
     "key_registered",

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from scalegate.errors import InputError
 from scalegate.ledger.keys import SigningKey
 from scalegate.ledger.records import (
+    RECORDED_BY,
     Entry,
     EntryKind,
     Signature,
@@ -166,9 +167,14 @@ class Ledger:
     ) -> Entry:
         if not signers:
             raise InputError("every ledger entry must be signed by at least one key")
+        if RECORDED_BY in payload:
+            raise InputError(f"`{RECORDED_BY}` is set by the ledger, not by the caller")
+        # who ran the command is a salted, redactable payload field; the clear-text `actor` of
+        # the entry names only the signing key, which is public anyway (format 2, see records)
+        payload = {**payload, RECORDED_BY: _local_user()}
         salts = {k: new_salt() for k in payload}
         digests = {k: field_digest(k, v, salts[k]) for k, v in payload.items()}
-        who = actor or f"{getpass.getuser()}@{socket.gethostname()}"
+        who = actor or f"key:{signers[0][0].key_id}"
         # the caller holds the write transaction and its lock (`batch`)
         seq, prev = conn.execute(sa.select(head_t.c.seq, head_t.c.entry_hash).where(head_t.c.id == 1)).one()
         seq += 1
@@ -263,6 +269,14 @@ class Batch:
     def head(self) -> tuple[int, str]:
         seq, h = self.conn.execute(sa.select(head_t.c.seq, head_t.c.entry_hash)).one()
         return int(seq), str(h)
+
+
+def _local_user() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def row_to_entry(row: Any) -> Entry:
