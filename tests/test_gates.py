@@ -677,7 +677,10 @@ def test_inconclusive_rule_sees_a_threshold_that_applies_only_after_mitigation()
     """A straddling interval under an `applies_to: post` threshold is inconclusive only in the
     post-mitigation view; the evidence rule read the pre view alone and let the action through."""
     policy = policy_from(
-        HEADER.replace("        description: cyber medium\n", "        description: cyber medium\n        applies_to: post\n")
+        HEADER.replace(
+            "        description: cyber medium\n",
+            "        description: cyber medium\n        applies_to: post\n",
+        )
         + textwrap.dedent(
             """\
             - id: more-samples

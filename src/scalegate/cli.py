@@ -242,6 +242,8 @@ def assess(
     if no_cache and cache_dir is not None:
         raise InputError("--no-cache and --cache-dir: choose one")
     _check_writable(out_dir, "--resume" if resume else "--out")
+    if cache_dir is not None:  # an explicit cache that cannot be written would be silently unused
+        _check_writable(cache_dir.expanduser(), "--cache-dir")
     err.print(
         f"[dim]policy[/] {loaded.policy.policy.name} v{loaded.policy.policy.version}  "
         f"[dim]model[/] {model}  [dim]out[/] {out_dir}"
@@ -359,9 +361,8 @@ def forecast_cmd(
     from scalegate.policy import load_policy, parse_policy
 
     if source is not None:
-        state = json.loads((source / "gatekeeper.json").read_text())
+        history = _gatekeeper_history(source)
         loaded = load_policy(policy or "reference")
-        history = [(r["effective_compute"], r["counts"]) for r in state["history"]]
     else:
         from scalegate.ledger.workflow import policy_in_force
 
@@ -389,9 +390,9 @@ def forecast_cmd(
     table = Table(title="Projected crossings (effective compute, FLOP)")
     for col in ("line", "eval", "value", "points", "median", "90% interval", "note"):
         table.add_column(col)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = 0
     for eval_id in pol.evals:
-        points = [Point(ec, *c[eval_id]) for ec, c in sorted(history) if eval_id in c]
+        points = [Point(ec, *c[eval_id]) for ec, c in sorted(history, key=lambda h: h[0]) if eval_id in c]
         lines = {label: value for e, value, label in threshold_lines(pol) if e == eval_id}
         if not points or not lines:
             continue
@@ -409,7 +410,9 @@ def forecast_cmd(
             interval = f"{c.low:.3g} - {c.high:.3g}" if c.low and c.high else "-"
             median = "crossed" if c.already_crossed else (f"{c.median:.3g}" if c.median else "-")
             table.add_row(label, eval_id, f"{value:g}", str(len(points)), median, interval, c.note)
+        rows += len(lines)
         if len(points) >= 2:
+            out_dir.mkdir(parents=True, exist_ok=True)
             plot(
                 {eval_id: points},
                 lines,
@@ -417,8 +420,28 @@ def forecast_cmd(
                 floor=pol.evals[eval_id].chance,
                 title=f"{pol.policy.name}: {eval_id}",
             )
+    if not rows:
+        err.print(
+            f"nothing to project: {len(history)} assessment(s) under {pol.policy.name} with an effective "
+            "compute, none with usable evidence for an eval that has a threshold or alert line. "
+            "Assess two or more checkpoints with --effective-compute first."
+        )
+        return
     Console().print(table)
-    err.print(f"[dim]plots in {out_dir}/[/]")
+    if out_dir.is_dir():
+        err.print(f"[dim]plots in {out_dir}/[/]")
+
+
+def _gatekeeper_history(source: Path) -> list[tuple[float, dict[str, list[int]]]]:
+    """(effective compute, counts per eval) from a training run's gatekeeper folder."""
+    file = source / "gatekeeper.json"
+    if not file.is_file():
+        raise InputError(f"--from {source}: no gatekeeper.json there (pass a Gatekeeper's output folder)")
+    try:
+        state = json.loads(file.read_text(encoding="utf-8"))
+        return [(float(r["effective_compute"]), dict(r["counts"])) for r in state["history"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"--from {source}: gatekeeper.json is not a Gatekeeper state file ({exc})") from exc
 
 
 @policy_app.command("validate")
@@ -518,8 +541,13 @@ def policy_compare(
     from scalegate.policy import load_policy, preset_names
     from scalegate.policy.compare import compare_policies, to_html, to_markdown, to_rich_table
 
+    _check_format(fmt, ("terminal", "markdown", "html"))
     names = policies or preset_names()
-    loaded = [(_short_name(n), load_policy(n).policy) for n in names]
+    shorts = [_short_name(n) for n in names]
+    if len(set(shorts)) != len(shorts):
+        twice = sorted({n for n in shorts if shorts.count(n) > 1})
+        raise InputError(f"policy compare: {twice} named twice; compare distinct policies")
+    loaded = [(short, load_policy(n).policy) for short, n in zip(shorts, names, strict=True)]
     cmp = compare_policies(loaded, _grades(loaded))
     _emit(fmt, out, lambda: to_rich_table(cmp), lambda: to_markdown(cmp), lambda: to_html(cmp))
 
@@ -608,9 +636,13 @@ def policy_lint(
         raise typer.Exit(EXIT_REQUIRE)
 
 
+def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
+    if fmt not in allowed:
+        raise InputError(f"--format {fmt}: choose {', '.join(allowed[:-1])} or {allowed[-1]}")
+
+
 def _emit(fmt: str, out: Path | None, rich_view: Any, markdown: Any, html: Any) -> None:
-    if fmt not in ("terminal", "markdown", "html"):
-        raise InputError(f"--format {fmt}: choose terminal, markdown or html")
+    _check_format(fmt, ("terminal", "markdown", "html"))
     if fmt == "terminal":
         console = Console(file=out.open("w", encoding="utf-8"), width=200) if out else Console()
         console.print(rich_view())
@@ -740,12 +772,16 @@ def case_check(
 
 
 def _check_writable(folder: Path, flag: str) -> None:
-    """Before any model runs: the results folder can be created and written."""
+    """Before any model runs: the results folder can be created and written. Folders made for
+    the check are removed again, so a command refused later leaves nothing behind."""
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".scalegate-write-check-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
+        for p in made:  # deepest first
+            p.rmdir()
     except OSError as exc:
         raise InputError(
             f"{flag} {folder}: cannot write there ({exc.strerror or exc}); choose a writable folder"

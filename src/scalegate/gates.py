@@ -147,7 +147,10 @@ def _evidence_fact(scorecard: Scorecard, wanted: list[str]) -> _Match:
     if "inconclusive" in wanted and scorecard.inconclusive:
         # both views: a threshold that `applies_to: post` is inconclusive only in the post view
         seen: set[tuple[str, str, str]] = set()
-        for view, suffix in ((scorecard.pre_mitigation, ""), (scorecard.post_mitigation, " (post-mitigation)")):
+        for view, suffix in (
+            (scorecard.pre_mitigation, ""),
+            (scorecard.post_mitigation, " (post-mitigation)"),
+        ):
             for d in view.domains.values():
                 for t in d.thresholds:
                     for c in t.when.comparisons:

@@ -44,7 +44,13 @@ def _check_complete(ledger: Ledger) -> int:
     """Every entry parses, every writer's payload is whole, the head names the last entry."""
     entries = ledger.entries()
     for e in entries[1:]:
-        assert e.kind == KIND and set(e.payload) == {"text", "reporter", "blob", "blob_sha256"}, e.seq
+        assert e.kind == KIND and set(e.payload) == {
+            "text",
+            "reporter",
+            "blob",
+            "blob_sha256",
+            "recorded_by",
+        }, e.seq
         assert hashlib.sha256(e.payload["blob"].encode()).hexdigest() == e.payload["blob_sha256"], e.seq
     assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
     assert ledger.head() == (entries[-1].seq, entries[-1].entry_hash)

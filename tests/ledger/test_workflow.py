@@ -85,7 +85,11 @@ def test_action_is_refused_until_every_required_signoff_then_verifies_clean(buil
     with _unchanged(b), pytest.raises(InputError, match="does not hold role 'operator'"):
         workflow.record_action(b.ledger, d, EXT, k["ceo"])  # only an operator records actions
     action = workflow.record_action(b.ledger, d, EXT, k["operator"])
-    assert action.payload == {"decision_entry": d, "action": EXT}
+    assert action.payload == {
+        "decision_entry": d,
+        "action": EXT,
+        "recorded_by": action.payload["recorded_by"],
+    }
     assert verify_entries(list(b.ledger.raw_rows())) == []
     # the action appended straight into the ledger without sign-offs is flagged by verify
     forged = b.ledger.append(

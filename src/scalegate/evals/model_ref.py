@@ -34,6 +34,7 @@ def target_for(model: str, model_args: dict[str, Any] | None = None) -> ModelTar
     if model == DEFAULT_MODEL or model.startswith("hf/"):
         _quiet_transformers()
     inspect_model = resolve_model(model)
+    _check_provider(model, inspect_model)
     args = dict(model_args or {})
     if model == DEFAULT_MODEL:
         args = {**DEFAULT_MODEL_ARGS, **args}
@@ -47,7 +48,41 @@ def target_for(model: str, model_args: dict[str, Any] | None = None) -> ModelTar
             if not local.is_dir():
                 raise InputError(f"{local}: an hf/ model path must be a transformers folder")
             weights = weights_sha256(local)
+        else:
+            _check_hub_reachable(model, inspect_model.removeprefix("hf/"))
     return ModelTarget(reference=model, inspect_model=inspect_model, model_args=args, weights_sha256=weights)
+
+
+def _check_provider(model: str, inspect_model: str) -> None:
+    """An unknown provider is a typo, not evidence that the model errs: refuse before any run."""
+    try:
+        import inspect_ai.model  # noqa: F401  (registers the built-in providers)
+        from inspect_ai._util.registry import registry_find, registry_unqualified_name
+    except ImportError:  # a future Inspect moved its registry: Inspect itself will complain
+        return
+    known = {registry_unqualified_name(i) for i in registry_find(lambda i: i.type == "modelapi")}
+    provider = inspect_model.split("/", 1)[0]
+    if known and provider not in known:
+        raise InputError(
+            f"--model {model}: Inspect has no model provider '{provider}' (known: {', '.join(sorted(known))})"
+        )
+
+
+def _check_hub_reachable(model: str, repo_id: str) -> None:
+    """Offline, a hub id must already be in the local Hugging Face cache."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("1", "true", "yes", "on"):
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(repo_id, "config.json")
+    except ValueError:  # not a valid repo id either
+        cached = None
+    if not isinstance(cached, str):
+        raise InputError(
+            f"--model {model}: no local folder '{repo_id}', and HF_HUB_OFFLINE is set so the hub "
+            "is not asked; pass a path (hf/./checkpoints/step-1000) or unset HF_HUB_OFFLINE"
+        )
 
 
 def weights_sha256(folder: Path) -> str | None:

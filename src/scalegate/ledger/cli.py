@@ -35,9 +35,10 @@ ledger_app = typer.Typer(help="The append-only, signed ledger: show, verify, sta
 keys_app = typer.Typer(help="Ed25519 keys bound to the policy's roles.", no_args_is_help=True)
 
 
-def open_ledger(db: str | None, create: bool = False):  # type: ignore[no-untyped-def]
+def open_ledger(db: str | None, create: bool = False, read_only: bool = False):  # type: ignore[no-untyped-def]
     """The ledger `--db` names. Only commands that start a ledger (`assess`, `keys create`) may
-    create it: a mistyped path must not verify as an empty, clean ledger."""
+    create it: a mistyped path must not verify as an empty, clean ledger. Commands that only
+    read (`verify`, `show`, `head`, `status`, `keys list`, `audit export`) open it read-only."""
     from scalegate.ledger.store import Ledger, db_url
 
     url = db_url(db)
@@ -47,7 +48,7 @@ def open_ledger(db: str | None, create: bool = False):  # type: ignore[no-untype
             raise InputError(
                 f"--db: no ledger at {path}; check the path (`scalegate assess` starts one on its first run)"
             )
-    return Ledger(url)
+    return Ledger(url, read_only=read_only)
 
 
 def _key(path: Path | None):  # type: ignore[no-untyped-def]
@@ -64,7 +65,13 @@ def show(
     kind: Annotated[str | None, typer.Option(help="Only entries of this kind.")] = None,
 ) -> None:
     """List the entries (oldest first)."""
-    ledger = open_ledger(db)
+    from typing import get_args
+
+    from scalegate.ledger.records import EntryKind
+
+    if kind is not None and kind not in get_args(EntryKind):
+        raise InputError(f"--kind {kind}: not an entry kind; choose one of {', '.join(get_args(EntryKind))}")
+    ledger = open_ledger(db, read_only=True)
     entries = [e for e in ledger.iter_entries() if kind is None or e.kind == kind]
     if as_json:
         sys.stdout.write(json.dumps([e.model_dump(mode="json") for e in entries], indent=2) + "\n")
@@ -140,7 +147,7 @@ def verify(
         pin = pin or claimed_head
         head = None  # a bundle's head is its manifest's claim, already the anchor
     else:
-        ledger = open_ledger(db)
+        ledger = open_ledger(db, read_only=True)
         rows, source = list(ledger.raw_rows()), ledger.url
         head = ledger.head()
         file_problems = []
@@ -199,7 +206,7 @@ def checkpoint(
 @ledger_app.command("head")
 def head(db: DbOpt = None) -> None:
     """Print SEQ:HASH of the newest entry: publish it, then `verify --anchor` detects any rewrite."""
-    seq, h = open_ledger(db).head()
+    seq, h = open_ledger(db, read_only=True).head()
     sys.stdout.write(f"{seq}:{h}\n")
 
 
@@ -211,7 +218,7 @@ def status(decision_id: str, db: DbOpt = None) -> None:
     t = Table(title=f"Decision {decision_id}")
     for col in ("action", "decision", "sign-off needed", "signed", "refused", "effective"):
         t.add_column(col)
-    ledger = open_ledger(db)
+    ledger = open_ledger(db, read_only=True)
     print_override_flags(ledger)
     for name, s in action_status(ledger, decision_id).items():
         t.add_row(
@@ -266,7 +273,7 @@ def keys_list(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")]
     """Registered keys, their roles and standing."""
     from scalegate.ledger.workflow import registry
 
-    reg = registry(open_ledger(db))
+    reg = registry(open_ledger(db, read_only=True))
     if as_json:
         sys.stdout.write(json.dumps(reg, indent=2) + "\n")
         return
@@ -362,7 +369,7 @@ def audit_export(
                 f"--restrict {field!r}: expected KIND.FIELD, KIND one of {sorted(get_args(EntryKind))}"
             )
     try:
-        manifest = export(open_ledger(db), out_dir, public, set(restrict))
+        manifest = export(open_ledger(db, read_only=True), out_dir, public, set(restrict))
     except LedgerNotVerified as exc:
         for p in exc.problems:
             err.print(f"[red]problem[/] {p}")

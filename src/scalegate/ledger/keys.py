@@ -67,8 +67,12 @@ def save(key: SigningKey, path: Path) -> None:
 def load(path: Path) -> SigningKey:
     try:
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read an Ed25519 private key: {exc}") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read an Ed25519 private key: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise InputError(
+            f"{path}: not a PEM private key (scalegate keys are written by `scalegate keys create`)"
+        ) from exc
     if not isinstance(private, Ed25519PrivateKey):
         raise InputError(f"{path}: not an Ed25519 private key")
     return SigningKey(private)

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -71,16 +72,22 @@ def db_url(db: str | None) -> str:
     return f"sqlite:///{Path(db or DEFAULT_DB).expanduser().resolve()}"
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, read_only: bool = False) -> Engine:
     if url.startswith("sqlite"):
+        if read_only and url.startswith("sqlite:///"):
+            # SQLite itself refuses every write: verification of a file on read-only media, or
+            # one the verifier may not change, cannot alter it
+            path = url.removeprefix("sqlite:///")
+            url = f"sqlite:///file:{quote(path)}?mode=ro&uri=true"
         engine = sa.create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # let us issue BEGIN ourselves
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
+            if not read_only:  # a reader of a WAL file needs no change of journal mode
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
 
@@ -92,21 +99,30 @@ def _engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if read_only and url.startswith("postgresql"):
+        # works for a role granted only SELECT; the server refuses any write
+        return sa.create_engine(url, connect_args={"options": "-c default_transaction_read_only=on"})
     return sa.create_engine(url)
 
 
 class Ledger:
     """An open ledger. Reads are plain; `append` is the only write."""
 
-    def __init__(self, url: str, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self, url: str, clock: Callable[[], dt.datetime] | None = None, *, read_only: bool = False
+    ) -> None:
+        """`read_only`: open without any write, not even a schema upgrade (verification of a
+        read-only file or with a SELECT-only database role); appends then fail."""
         self.url = url
+        self.read_only = read_only
         # injectable so tests can show a notice period ending without waiting 30 days
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         try:
-            self.engine = _engine(url)
-            self._migrate()
+            self.engine = _engine(url, read_only)
+            self._check_schema() if read_only else self._migrate()
         except sa.exc.SQLAlchemyError as exc:
-            raise InputError(f"cannot open ledger {url}: {exc.__class__.__name__}: {exc}") from exc
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise InputError(f"cannot open ledger {url}: {first}") from exc
 
     def _migrate(self) -> None:
         from alembic import command
@@ -120,16 +136,39 @@ class Ledger:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
+    def _check_schema(self) -> None:
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        if current != ScriptDirectory.from_config(cfg).get_current_head():
+            raise InputError(
+                f"{self.url}: {'not a scalegate ledger' if current is None else 'an older ledger schema'}"
+                " (opened read-only, so it was not upgraded; open it once with write access)"
+            )
+
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Connection]:
         """A write transaction: on SQLite it starts with the write lock held."""
-        with self.engine.connect() as conn:
-            conn.info[_WRITE] = True
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                conn.info.pop(_WRITE, None)
+        try:
+            with self.engine.connect() as conn:
+                conn.info[_WRITE] = True
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    conn.info.pop(_WRITE, None)
+        except (sa.exc.OperationalError, sa.exc.InternalError) as exc:
+            # a full disk, a read-only file or a server that refuses writes: the transaction
+            # rolled back whole, so the ledger is as it was and still verifies
+            first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise InputError(
+                f"{self.url}: cannot write to the ledger ({first}); nothing was appended"
+            ) from exc
 
     def close(self) -> None:
         self.engine.dispose()
