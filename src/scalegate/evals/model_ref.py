@@ -15,8 +15,8 @@ from typing import Any
 from scalegate.errors import InputError
 from scalegate.evals.assets import (
     DEFAULT_MODEL,
-    DEFAULT_MODEL_ARGS,
     data_dir,
+    default_model_args,
     resolve_model,
     sha256_file,
 )
@@ -37,7 +37,7 @@ def target_for(model: str, model_args: dict[str, Any] | None = None) -> ModelTar
     _check_provider(model, inspect_model)
     args = dict(model_args or {})
     if model == DEFAULT_MODEL:
-        args = {**DEFAULT_MODEL_ARGS, **args}
+        args = {**default_model_args(), **args}
     weights = None
     if inspect_model.startswith("hf/"):
         args.setdefault("do_sample", False)  # Inspect's hf provider samples by default

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from scalegate.errors import InputError
+from scalegate.report.records import print_records
 
 err = Console(stderr=True)
 out = Console()
@@ -77,19 +77,20 @@ def show(
         sys.stdout.write(json.dumps([e.model_dump(mode="json") for e in entries], indent=2) + "\n")
         return
     print_override_flags(ledger)
-    t = Table(title=f"Ledger {ledger.url}")
-    for col in ("seq", "id", "kind", "time (UTC)", "signed by", "summary"):
-        t.add_column(col)
-    for e in entries:
-        t.add_row(
+    rows = [
+        [
             str(e.seq),
             e.entry_id[:12],
             e.kind,
             e.created_at[:19],
             ", ".join(f"{s.role}:{s.key_id[:8]}" for s in e.signatures),
             _summary(e),
-        )
-    out.print(t)
+        ]
+        for e in entries
+    ]
+    print_records(
+        out, f"Ledger {ledger.url}", ("seq", "id", "kind", "time (UTC)", "signed by", "summary"), rows
+    )
 
 
 def _summary(e) -> str:  # type: ignore[no-untyped-def]
@@ -215,21 +216,21 @@ def status(decision_id: str, db: DbOpt = None) -> None:
     """Where each action of a decision stands: sign-offs so far, overrides, effective status."""
     from scalegate.ledger.workflow import action_status
 
-    t = Table(title=f"Decision {decision_id}")
-    for col in ("action", "decision", "sign-off needed", "signed", "refused", "effective"):
-        t.add_column(col)
     ledger = open_ledger(db, read_only=True)
     print_override_flags(ledger)
-    for name, s in action_status(ledger, decision_id).items():
-        t.add_row(
+    rows = [
+        [
             name,
             s["decision"],
             ", ".join(s["needs"]),
             ", ".join(s["signed"]),
             ", ".join(s["refused"]),
             s["effective"],
-        )
-    out.print(t)
+        ]
+        for name, s in action_status(ledger, decision_id).items()
+    ]
+    columns = ("action", "decision", "sign-off needed", "signed", "refused", "effective")
+    print_records(out, f"Decision {decision_id}", columns, rows)
 
 
 @ledger_app.command("record-action")
@@ -277,12 +278,11 @@ def keys_list(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")]
     if as_json:
         sys.stdout.write(json.dumps(reg, indent=2) + "\n")
         return
-    t = Table(title="Keys")
-    for col in ("key id", "holder", "roles", "status"):
-        t.add_column(col)
-    for kid, k in reg.items():
-        t.add_row(kid, k["holder"], ", ".join(k["roles"]), "revoked" if k["revoked"] else "active")
-    out.print(t)
+    rows = [
+        [kid, k["holder"], ", ".join(k["roles"]), "revoked" if k["revoked"] else "active"]
+        for kid, k in reg.items()
+    ]
+    print_records(out, "Keys", ("key id", "holder", "roles", "status"), rows)
 
 
 @keys_app.command("revoke")

@@ -118,16 +118,24 @@ def policy_in_force(ledger: Ledger | Batch) -> Entry | None:
     return found
 
 
-def check_policy(ledger: Ledger | Batch, loaded: Any) -> None:
-    """An assessment runs under the policy in force; the first policy of a ledger is adopted
-    by its first assessment, any later one only through propose / approve / adopt."""
+def not_in_force(ledger: Ledger | Batch, loaded: Any) -> str | None:
+    """Why an assessment under `loaded` cannot be recorded in this ledger (None: it can). The
+    first policy of a ledger is adopted by its first assessment, any later one only through
+    propose / approve / adopt."""
     current = policy_in_force(ledger)
-    if current is not None and current.payload["sha256"] != loaded.sha256:
+    if current is None or current.payload["sha256"] == loaded.sha256:
+        return None
+    return (
+        f"{loaded.source} (sha256 {loaded.sha256[:12]}) is not the policy in force in this ledger "
+        f"({current.payload['name']} v{current.payload['version']}, sha256 {current.payload['sha256'][:12]})"
+    )
+
+
+def check_policy(ledger: Ledger | Batch, loaded: Any) -> None:
+    why = not_in_force(ledger, loaded)
+    if why:
         raise InputError(
-            f"{loaded.source} (sha256 {loaded.sha256[:12]}) is not the policy in force in this ledger "
-            f"({current.payload['name']} v{current.payload['version']}, sha256 "
-            f"{current.payload['sha256'][:12]}). Change policy with `scalegate policy propose`, "
-            "`policy approve` and `policy adopt`, or assess with --no-ledger."
+            f"{why}. Change policy with `scalegate policy propose`, `policy approve` and `policy adopt`."
         )
 
 

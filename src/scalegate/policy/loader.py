@@ -81,7 +81,10 @@ def preset_text(name: str) -> str:
 
 
 def load_policy(ref: str | Path) -> LoadedPolicy:
-    """Load a policy file, or a bundled preset by name (`reference`)."""
+    """Load a policy file, or a bundled preset by name (`reference`, or `preset:reference` as
+    an assessment records its source)."""
+    if isinstance(ref, str) and ref.startswith("preset:"):
+        return parse_policy(preset_text(ref.removeprefix("preset:")), ref)
     try:
         path = Path(ref)
         is_path = path.suffix in {".yaml", ".yml"} or path.exists()

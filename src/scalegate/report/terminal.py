@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -11,7 +14,7 @@ from rich.tree import Tree
 from scalegate.assessment import Assessment
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.gates import ActionStatus
-from scalegate.policy.schema import EvidenceStatus
+from scalegate.policy.schema import EvidenceStatus, Policy
 from scalegate.safety_case import CaseResult, ClaimResult
 
 _STATE_STYLE = {
@@ -22,28 +25,51 @@ _STATE_STYLE = {
 }
 
 
-def evidence_table(a: Assessment) -> Table:
+def evidence_table(a: Assessment, policy: Policy | None = None) -> Table:
     """One row per eval (and per eval's post-mitigation evidence); an eval run under several
-    profiles shows its best profile's score and n, then one dim row per profile."""
+    profiles shows its best profile's score and n, then one dim row per profile. With the
+    policy, chance is shown beside each score and evals no threshold reads are marked as
+    controls: a near-chance score then reads as what it is."""
     t = Table(title="Evidence", title_justify="left", expand=False)
     rows = [(eval_id, ev) for eval_id, ev in a.evidence.items()]
     rows += [(f"{eval_id} (post-mitigation)", ev) for eval_id, ev in (a.post_evidence or {}).items()]
     levels = {e.confidence for _, ev in rows for e in ev.metrics.values()}
     interval = f"{levels.pop():.0%} interval" if len(levels) == 1 else "interval"
-    for col in ("eval", "n", "score", interval, "status"):
-        t.add_column(col)
+    chance = {k: e.chance for k, e in policy.evals.items()} if policy else {}
+    show_chance = any(c is not None for c in chance.values())
+    gated = _gated_evals(policy) if policy else set()
+    for col in ("eval", "n", "score", interval, *(["chance"] if show_chance else []), "status"):
+        t.add_column(col, overflow="fold")
     for name, ev in rows:
-        _evidence_row(t, name, ev)
+        base = name.removesuffix(" (post-mitigation)")
+        label = f"{name} (control)" if policy and base not in gated else name
+        extra = [_chance(chance.get(base))] if show_chance else []
+        _evidence_row(t, label, ev, extra=extra)
         for profile, part in ev.profiles.items():
             level = next((f" ({e.confidence:.2%})" for e in part.metrics.values()), "")
-            _evidence_row(t, f"  {profile}{level}", part, dim=True)
+            _evidence_row(t, f"  {profile}{level}", part, dim=True, extra=[""] * len(extra))
     for eval_id, missing in a.scorecard.evidence_status.items():
         if eval_id not in a.evidence:
-            t.add_row(eval_id, "-", "-", "-", Text(missing.value, style="bold red"))
+            extra = [_chance(chance.get(eval_id))] if show_chance else []
+            t.add_row(eval_id, "-", "-", "-", *extra, Text(missing.value, style="bold red"))
     return t
 
 
-def _evidence_row(t: Table, name: str, ev: EvalEvidence, dim: bool = False) -> None:
+def _gated_evals(policy: Policy) -> set[str]:
+    """Evals some threshold or alert reads; the others are controls."""
+    conds = [
+        c for d in policy.domains.values() for t in d.thresholds.values() for c in (t.when, t.alert) if c
+    ]
+    return set().union(*(c.evals() for c in conds))
+
+
+def _chance(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _evidence_row(
+    t: Table, name: str, ev: EvalEvidence, dim: bool = False, extra: list[str] | None = None
+) -> None:
     est = next(iter(ev.metrics.values()), None)
     status = Text(ev.status.value, style="green" if ev.usable else "bold red")
     if ev.red_teamed:
@@ -58,6 +84,7 @@ def _evidence_row(t: Table, name: str, ev: EvalEvidence, dim: bool = False) -> N
         n,
         f"{est.value:.3f}" if est else "-",
         f"[{est.low:.3f}, {est.high:.3f}]" if est else "-",
+        *(extra or []),
         status,
         style="dim" if dim else None,
     )
@@ -117,7 +144,7 @@ def decision_table(a: Assessment) -> Table:
     return t
 
 
-def render(a: Assessment, console: Console) -> None:
+def render(a: Assessment, console: Console, policy: Policy | None = None) -> None:
     head = Text()
     head.append(f"{a.policy.name} v{a.policy.version}", style="bold")
     head.append(f"  (sha256 {a.policy.sha256[:12]})\n", style="dim")
@@ -127,7 +154,7 @@ def render(a: Assessment, console: Console) -> None:
     if a.checkpoint.effective_compute:
         head.append(f"\neffective compute {a.checkpoint.effective_compute:.3g} FLOP")
     console.print(Panel(head, title="scalegate assessment", expand=False))
-    console.print(evidence_table(a))
+    console.print(evidence_table(a, policy))
     console.print(scorecard_table(a))
     if a.scorecard.post_mitigation.note:
         console.print(Text(a.scorecard.post_mitigation.note, style="dim italic"))
@@ -154,13 +181,102 @@ def render(a: Assessment, console: Console) -> None:
     if bad:
         console.print(Text(f"Unusable evidence (fails closed): {', '.join(bad)}", style="bold red"))
     if a.output_dir:
-        console.print(
-            Text(
-                f"Wrote {a.output_dir}/assessment.json; Inspect logs in "
-                f"{a.output_dir}/logs (open with `inspect view --log-dir ...`)",
-                style="dim",
+        out = _shown(Path(a.output_dir))
+        logs = Path(a.output_dir) / "logs"
+        where = f"Wrote {out}/assessment.json"
+        if logs.is_dir() and any(logs.iterdir()):
+            where += f"; Inspect logs: inspect view --log-dir {out}/logs"
+        console.print(Text(where, style="dim"))
+
+
+def _shown(path: Path) -> str:
+    """Relative to the working folder when under it: shorter, and copy-pastable."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def next_steps(
+    a: Assessment,
+    policy: Policy,
+    decision_id: str | None,
+    not_recorded: str | None,
+    argv: list[str] | None = None,
+) -> list[str]:
+    """The exact commands that would move each action that is not yet allowed, and how to
+    record one that is. Never advice that would weaken the decision: protections must really
+    be in place, an override is signed by the roles the policy names and flagged forever."""
+    ref = decision_id[:12] if decision_id else "DECISION_ID"
+    steps: list[str] = []
+    if not_recorded:
+        steps.append(f"Exploratory run, not recorded ({not_recorded}): it authorises nothing.")
+        if not_recorded != "--no-ledger":
+            steps.append(
+                f"  To make this policy binding: scalegate policy propose {a.policy.source or 'POLICY'}"
             )
+    unusable = [e for e, s in a.scorecard.evidence_status.items() if s is not EvidenceStatus.ok]
+    if unusable:
+        steps.append(
+            f"Unusable evidence ({', '.join(unusable)}) fails closed: run it (`--eval NAME` without "
+            "`--limit`), or import logs: scalegate evidence import LOGS --out ev/ && "
+            "scalegate assess --evidence ev/"
         )
+    missing = sorted(
+        {p for d in a.decision.actions.values() for p in d.required_protections} - set(a.protections_in_place)
+    )
+    if missing:
+        flags = [x for p in missing for x in ("--protection", p)]
+        steps.append(
+            f"Required protection(s) not declared: {', '.join(missing)}. Once they are really in place: "
+            f"{shlex.join(['scalegate', *(argv or ['assess']), *flags])}"
+        )
+    gov = policy.governance
+    override_roles = list(gov.signoff.get("override", [])) if gov else []
+    by_evidence: list[str] = []
+    by_level: list[str] = []
+    for name, ad in a.decision.actions.items():
+        if ad.status is ActionStatus.needs_signoff and decision_id:
+            for role in ad.signoff_roles:
+                key = f".scalegate/keys/{role}.key"
+                create = (
+                    ""
+                    if Path(key).is_file()
+                    else f'scalegate keys create {role} --role {role} --holder "NAME" && '
+                )
+                steps.append(
+                    f"{name}: sign as {role}: {create}scalegate signoff {ref} --role {role} --key {key}"
+                )
+        blocks = [r for r in ad.reasons if r.kind == "block"]
+        if ad.status is ActionStatus.blocked and blocks:
+            # a block that rests only on unusable evidence lifts with better evidence, not an override
+            only_evidence = all(r.evals and set(r.evals) <= set(unusable) for r in blocks)
+            (by_evidence if only_evidence else by_level).append(name)
+    if by_evidence:
+        steps.append(f"Blocked until that evidence is usable: {', '.join(by_evidence)}")
+    if by_level:
+        clauses = sorted(
+            {r.clause for n in by_level for r in a.decision.actions[n].reasons if r.kind == "block"}
+        )
+        how = (
+            f"An override (flagged in every later report) needs {', '.join(override_roles)}: "
+            f"scalegate override {ref} --action ACTION --justification TEXT --key PATH:ROLE"
+            if override_roles
+            else "The policy allows no override."
+        )
+        steps.append(f"Blocked by the policy ({', '.join(clauses)}): {', '.join(by_level)}. {how}")
+    allowed = [n for n, ad in a.decision.actions.items() if ad.status is ActionStatus.allowed]
+    if allowed and decision_id:
+        steps.append(
+            f"Record an allowed action when you take it: scalegate ledger record-action {ref} ACTION"
+        )
+    if decision_id:
+        steps.append(f"Where each action stands: scalegate ledger status {ref}")
+    return steps
+
+
+def steps_panel(steps: list[str]) -> Panel:
+    return Panel(Text("\n".join(steps) or "nothing to do"), title="next steps", expand=False)
 
 
 def render_case(result: CaseResult, console: Console) -> None:
