@@ -34,6 +34,7 @@ lint: install
 fuzz: install
 	SCALEGATE_FUZZ_SECONDS=600 $(BIN)/python -m pytest -q -p no:cacheprovider tests/policy/test_fuzz_policies.py -k fuzz
 	SCALEGATE_FUZZ_SECONDS=600 $(BIN)/python -m pytest -q -p no:cacheprovider tests/ledger/test_fuzz_bundles.py
+	SCALEGATE_FUZZ_SECONDS=600 $(BIN)/python -m pytest -q -p no:cacheprovider -rP tests/evals/test_fuzz_imports.py
 
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_assess.py
