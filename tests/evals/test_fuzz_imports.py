@@ -138,20 +138,13 @@ def _policy() -> Policy:
 def _inspect_log(folder: Path) -> Path:
     """A real Inspect log of cyber_knowledge on 20 questions, answered A, B, C, D in turn by
     Inspect's mock model (as `mock_log` in test_imports.py): it imports as `ok` evidence."""
-    from inspect_ai.model import ModelOutput, ModelUsage
-
     from scalegate.evals.mmlu import LETTERS
     from scalegate.evals.runner import ModelTarget, build_task, run_eval
+    from tests.builders import mock_outputs
 
     policy = _policy()
     spec = policy.evals[EVAL_ID]
-    usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
-    outputs = [
-        ModelOutput.from_content(model="mockllm/model", content=LETTERS[i % 4]).model_copy(
-            update={"usage": usage}
-        )
-        for i in range(20)
-    ]
+    outputs = mock_outputs(*(LETTERS[i % 4] for i in range(20)))
     target = ModelTarget("mockllm/model", "mockllm/model", {"custom_outputs": outputs})
     ev = run_eval(
         EVAL_ID,
