@@ -38,7 +38,7 @@ def test_assess_signoff_action_verify_and_bundle(tmp_path: Path, tiny_llama: Pat
     assert "decision entry" in res.stderr
     decision = _decision_id(tmp_path)
     for name, role in (("rso", "rso"), ("ceo", "ceo")):
-        res = run_cli("keys", "create", name, "--role", role, "--holder", name.upper(), cwd=tmp_path)
+        res = run_cli("keys", "create", name, "--role", role, "--holder", name.upper(), "--yes", cwd=tmp_path)
         assert res.returncode == 0, res.stderr
     status = json.loads(run_cli("ledger", "show", "--json", "--kind", "decision", cwd=tmp_path).stdout)
     assert status[-1]["payload"]["decision"]["actions"]["external_deployment"]["status"] == "needs_signoff"
@@ -135,8 +135,8 @@ def test_override_is_recorded_and_flagged_and_reports_verify(tmp_path: Path, tin
     )
     assert res.returncode == 0, res.stderr
     decision = _decision_id(tmp_path)
-    run_cli("keys", "create", "board", "--role", "board", "--holder", "Board", cwd=tmp_path)
-    run_cli("keys", "create", "auditor", "--role", "auditor", "--holder", "Audit LLP", cwd=tmp_path)
+    run_cli("keys", "create", "board", "--role", "board", "--holder", "Board", "--yes", cwd=tmp_path)
+    run_cli("keys", "create", "auditor", "--role", "auditor", "--holder", "Audit LLP", "--yes", cwd=tmp_path)
     res = run_cli(
         "signoff",
         decision,
@@ -193,3 +193,35 @@ def test_override_is_recorded_and_flagged_and_reports_verify(tmp_path: Path, tin
     kinds = [e["kind"] for e in entries]
     assert kinds[-4:] == ["override", "action_taken", "noncompliance_report", "audit_statement"]
     assert entries[-2]["payload"]["reporter"] == "anonymous"
+
+
+def test_an_admin_key_registers_a_new_role_only_when_confirmed(tmp_path: Path) -> None:
+    """Whoever holds a new key signs as its roles: no admin countersigns one silently."""
+    import os
+    import subprocess
+    import sys
+
+    def keys_create(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "scalegate", "keys", "create", *args],
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,  # no terminal to ask on
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+            timeout=120,
+        )
+
+    first = keys_create("admin", "--role", "admin", "--holder", "Ada Admin")  # an empty ledger's first key
+    assert first.returncode == 0, first.stderr
+    rso = ("rso", "--role", "rso", "--holder", "Jane Doe", "--admin-key", ".scalegate/keys/admin.key")
+    refused = keys_create(*rso)
+    assert refused.returncode == 2, refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert "pass --yes to confirm" in said and "role(s) rso held by 'Jane Doe'" in said
+    assert not (tmp_path / ".scalegate" / "keys" / "rso.key").exists()
+    assert len(json.loads(run_cli("ledger", "show", "--json", cwd=tmp_path).stdout)) == 1  # nothing appended
+    confirmed = keys_create(*rso, "--yes")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert (tmp_path / ".scalegate" / "keys" / "rso.key").is_file()
+    assert len(json.loads(run_cli("ledger", "show", "--json", cwd=tmp_path).stdout)) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from scalegate.policy import load_policy, preset_names
@@ -112,3 +113,58 @@ def test_lint_exits_3_on_errors_and_0_on_the_reference(tmp_path: Path) -> None:
     assert ignored.returncode == 0 and "L02" not in ignored.stdout
     bad = run_cli("policy", "lint", "reference", "--ignore", "L99", cwd=tmp_path)
     assert bad.returncode == 2 and "unknown rule" in bad.stderr
+
+
+def _piped(*args: str, cwd: Path, columns: int = 80) -> subprocess.CompletedProcess[str]:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": str(columns)}
+    return subprocess.run(
+        [sys.executable, "-m", "scalegate", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_lint_shows_a_summary_by_default_and_everything_with_details(tmp_path: Path) -> None:
+    from scalegate.policy.lint import RULES, lint_policy
+
+    findings = lint_policy(load_policy("xai-rmf-draft").policy)
+    infos = [f for f in findings if f.severity == "info"]
+    assert infos and any(f.severity == "warning" for f in findings)
+    short = _piped("policy", "lint", "xai-rmf-draft", "--no-grades", cwd=tmp_path)
+    assert short.returncode == 3
+    # at 80 columns and piped: every rule id and name whole, on one line with its clause
+    for f in findings:
+        if f.severity != "info":
+            assert f"{f.severity} {f.rule} {f.name}  {f.clause}" in short.stdout
+    assert f"{len(infos)} info note(s) not shown" in short.stdout and "--details" in short.stdout
+    assert "why:" not in short.stdout
+    full = _piped("policy", "lint", "xai-rmf-draft", "--no-grades", "--details", cwd=tmp_path)
+    assert full.returncode == 3
+    for f in infos:
+        assert f"info {f.rule} {RULES[f.rule].name}" in full.stdout
+    assert full.stdout.count("why:") == len(findings) and "not shown" not in full.stdout
+    assert len(short.stdout.splitlines()) < len(full.stdout.splitlines()) / 2
+
+
+def test_diff_summary_counts_the_neutral_changes_it_does_not_list(tmp_path: Path) -> None:
+    import re
+
+    def counts(text: str) -> tuple[str, ...]:
+        found = re.search(r"(\d+) weaker, (\d+) stronger, (\d+) unclear, (\d+) neutral", text)
+        assert found, text
+        return found.groups()
+
+    hidden = _piped("policy", "diff", "reference", "anthropic-rsp-v2.2", "--format", "markdown", cwd=tmp_path)
+    listed = _piped(
+        "policy", "diff", "reference", "anthropic-rsp-v2.2", "--format", "markdown", "--neutral", cwd=tmp_path
+    )
+    assert counts(hidden.stdout) == counts(listed.stdout) and int(counts(hidden.stdout)[3]) > 0
+    assert "(not listed; --neutral lists them)" in hidden.stdout
+    assert "| neutral |" not in hidden.stdout and "| neutral |" in listed.stdout

@@ -699,3 +699,52 @@ def test_inconclusive_rule_sees_a_threshold_that_applies_only_after_mitigation()
         "cyber 'medium' is inconclusive: "
         "cyber_eval.accuracy = 0.500 [0.404, 0.596] n=100 >= 0.5: inconclusive (post-mitigation)"
     ]
+
+
+def test_an_allowed_action_says_whether_evidence_or_the_policy_allowed_it() -> None:
+    """An "allowed" on zero evidence because no clause gates the action must not read like
+    "allowed" because every threshold was ruled out."""
+    from scalegate.gates import basis
+    from scalegate.policy.loader import load_policy
+
+    xai = load_policy("xai-rmf-draft").policy  # gates release only, on post-mitigation scores
+    card = build_scorecard(xai, {})
+    decision = decide(xai, card, set())
+    grounds = basis(xai, card)
+    for action in ("continue_training", "internal_deployment"):
+        assert decision.actions[action].status is ActionStatus.allowed
+        assert grounds[action].gated_by == []
+        assert grounds[action].describe(ActionStatus.allowed) == f"no clause of this policy gates {action}"
+    assert grounds["external_deployment"].gated_by and grounds["external_deployment"].ruled_out == 0
+    assert grounds["external_deployment"].undecided > 0
+
+    policy = reference_policy()
+    low = evidence(*(ok(e, 0, 200) for e in policy.evals))  # every threshold ruled out
+    card = build_scorecard(policy, low)
+    grounds = basis(policy, card)
+    assert decide(policy, card, set()).actions["continue_training"].status is ActionStatus.allowed
+    operational = sum(
+        t.when is not None and t.applies_to in ("both", side)
+        for side in ("pre", "post")
+        for d in policy.domains.values()
+        for t in d.thresholds.values()
+    )
+    assert grounds["continue_training"].gated_by and grounds["continue_training"].ruled_out == operational
+    said = grounds["continue_training"].describe(ActionStatus.allowed)
+    assert f"{operational} operational threshold(s) ruled out by evidence" in said
+
+
+def test_a_view_with_no_threshold_is_shown_as_such_never_as_the_lowest_level() -> None:
+    import io
+
+    from rich.console import Console
+
+    from scalegate.policy.loader import load_policy
+    from scalegate.report.terminal import scorecard_table
+    from tests.ledger.conftest import make_assessment
+
+    a = make_assessment(load_policy("xai-rmf-draft"))  # its thresholds apply post-mitigation only
+    out = io.StringIO()
+    Console(file=out, width=250).print(scorecard_table(a))
+    pre = [line.split("│")[2].strip() for line in out.getvalue().splitlines() if line.startswith("│ ")]
+    assert pre and set(pre) - {""} == {"no threshold applies"}  # "" : a domain title wrapped

@@ -99,8 +99,9 @@ def test_unchanged_checkpoint_is_a_cache_hit_and_changed_weights_miss(
     assert b["provenance"]["cache_key"] == a["provenance"]["cache_key"]
     assert _results(second) == _results(first) and second["decision"] == first["decision"]
     original = Path(a["log_path"])
-    assert [p.name for p in (tmp_path / "b" / "logs").iterdir()] == [original.name]
-    assert (tmp_path / "b" / "logs" / original.name).read_bytes() == original.read_bytes()
+    logs = tmp_path / "b" / "logs" / "cyber_knowledge"  # the eval's own log folder
+    assert [p.name for p in logs.iterdir()] == [original.name]
+    assert (logs / original.name).read_bytes() == original.read_bytes()
     assert b["completed_at"] == b["provenance"]["reused"]["ran_at"]  # when the model ran, not now
     assert t2 - t1 < 0.7 * (t1 - t0), (t1 - t0, t2 - t1)  # no model load, no inference
     # one weight changed: another checkpoint, a miss
@@ -154,7 +155,7 @@ def test_kill_9_mid_eval_then_resume_matches_an_uninterrupted_run(tiny_llama: Pa
     deadline = time.monotonic() + 300
     try:
         while proc.poll() is None and time.monotonic() < deadline:
-            logs = sorted(out.glob("logs/*.eval"), key=os.path.getmtime)
+            logs = sorted(out.glob("logs/*/*.eval"), key=os.path.getmtime)
             # `first` finished, and `second` has samples on disk: kill it mid-eval
             if (out / "evidence" / "first.json").is_file() and len(logs) == 2 and _flushed(logs[1]) >= 20:
                 in_flight = logs[1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import os
 import sys
@@ -71,6 +72,21 @@ def _root(
     ] = False,
 ) -> None:
     """Executable, auditable responsible scaling policies."""
+    _show_asset_progress()
+
+
+class _ErrHandler(logging.Handler):
+    """First-use asset work (fetch, verify, convert: tens of seconds) announced on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[dim]assets:[/] {record.getMessage()}", highlight=False)
+
+
+def _show_asset_progress() -> None:
+    log = logging.getLogger("scalegate.assets")
+    if not any(isinstance(h, _ErrHandler) for h in log.handlers):
+        log.addHandler(_ErrHandler(logging.INFO))
+        log.setLevel(logging.INFO)
 
 
 class _Bar:
@@ -273,7 +289,18 @@ def assess(
         ledger = ledger_cli.open_ledger(db, create=True)
         exploratory = not_in_force(ledger, loaded)
         if exploratory is None:
+            from scalegate.ledger.workflow import default_key_path
+            from scalegate.report.terminal import shown_path
+
+            key_path = key or default_key_path()
+            had_key = key_path.exists()
             signer = operator_key(ledger, key)
+            if not had_key:
+                err.print(
+                    f"[yellow]created[/] the ledger's first key at {shown_path(key_path)}: an unencrypted "
+                    "Ed25519 private key (owner-readable only) that signs as admin and operator, so it "
+                    "can register new keys. Keep it safe; `scalegate keys list` shows who holds what."
+                )
         elif require:
             raise InputError(
                 f"--require: {exploratory}, so this run would be exploratory and authorise nothing. "
@@ -320,7 +347,12 @@ def assess(
             f"Not recorded in a ledger ({exploratory}): this decision authorises nothing.\n", encoding="utf-8"
         )
     if as_json:
-        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        from scalegate.gates import basis
+
+        data = result.model_dump(mode="json")
+        grounds = basis(loaded.policy, result.scorecard)
+        data["basis"] = {a: b.model_dump(mode="json") for a, b in grounds.items()}
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
         if exploratory:
             err.print(f"[bold yellow]exploratory[/] (not recorded: {exploratory}); it authorises nothing")
     else:
@@ -605,13 +637,15 @@ def policy_diff(
     from scalegate.policy.diff import assess_changes, changes_markdown, changes_table
 
     changes = assess_changes(load_policy(old).policy, load_policy(new).policy)
-    hidden = 0 if neutral else sum(c.kind == "neutral" for c in changes)
-    if hidden:
-        changes = [c for c in changes if c.kind != "neutral"]
-        err.print(f"[dim]{hidden} neutral change(s) (wording, citations) not shown; --neutral lists them[/]")
     if fmt == "html":
         raise InputError("--format: policy diff writes terminal or markdown")
-    _emit(fmt, out, lambda: changes_table(changes), lambda: changes_markdown(changes), lambda: "")
+    _emit(
+        fmt,
+        out,
+        lambda: changes_table(changes, neutral=neutral),
+        lambda: changes_markdown(changes, neutral=neutral),
+        lambda: "",
+    )
 
 
 def _short_name(ref: str) -> str:
@@ -634,14 +668,18 @@ def policy_lint(
     files: Annotated[list[str], typer.Argument(help="Policy files or preset names.")],
     as_json: Annotated[bool, typer.Option("--json", help="Findings and grades as JSON on stdout.")] = False,
     grades: Annotated[bool, typer.Option("--grades/--no-grades", help="Also grade the policy.")] = True,
-    details: Annotated[bool, typer.Option("--details", help="List each grading criterion.")] = False,
+    details: Annotated[
+        bool,
+        typer.Option("--details", help="Also info notes, why/fix/source of each finding, each criterion."),
+    ] = False,
     ignore: Annotated[
         list[str], typer.Option("--ignore", help="Skip a rule by id or name (repeatable).")
     ] = [],  # noqa: B006
 ) -> None:
-    """Check a policy against best practice (docs/lint.md): each finding with its rule, the
-    clause, why it matters and the source of the criticism; grades per METR key component
-    and Seoul commitment. Exit 3 when any finding is an error."""
+    """Check a policy against best practice (docs/lint.md): errors and warnings with their rule
+    and clause, then grades per METR key component and Seoul commitment. `--details` adds the
+    info notes, why each finding matters, how to fix it and the source of the criticism.
+    Exit 3 when any finding is an error."""
     from scalegate.policy import load_policy
     from scalegate.policy.grade import grade_policy, grades_json, render_grades
     from scalegate.policy.lint import RULES, findings_json, has_errors, lint_policy, render_findings
@@ -664,7 +702,7 @@ def policy_lint(
             }
             continue
         console.rule(f"{loaded.source}: {loaded.policy.policy.name} v{loaded.policy.policy.version}")
-        console.print(render_findings(findings))
+        console.print(render_findings(findings, details=details), crop=False)
         if graded is not None:
             console.print(render_grades(graded, details=details))
     if as_json:

@@ -302,3 +302,59 @@ def decide(
         required_protections=sorted(set().union(*required.values())),
         safety_cases={name: c.supported for name, c in cases.items()},
     )
+
+
+class ActionBasis(BaseModel):
+    """What an action's status rests on, so an "allowed" is never read as more than it is:
+    either no clause of the policy gates the action at all, or the clauses that gate it did
+    not apply, with how many operational thresholds the evidence ruled out and how many
+    thresholds no evidence could decide (prose only, or unknown)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    gated_by: list[str]  # response clauses that can block or require something before it
+    signoff: list[str]  # roles whose sign-off the policy puts it under
+    ruled_out: int  # operational thresholds the evidence ruled out (pre and post views)
+    undecided: int  # thresholds no evidence decided: prose only, or evidence unknown
+
+    def describe(self, status: ActionStatus) -> str:
+        if not self.gated_by:
+            return f"no clause of this policy gates {self.action}" + (
+                "; the policy puts it under sign-off" if self.signoff else ""
+            )
+        if status is ActionStatus.blocked:
+            return f"gated by {len(self.gated_by)} response(s)"
+        undecided = f", {self.undecided} undecided" if self.undecided else ""
+        return (
+            f"the {len(self.gated_by)} response(s) gating it did not apply: {self.ruled_out} operational "
+            f"threshold(s) ruled out by evidence{undecided}"
+        )
+
+
+def basis(policy: Policy, scorecard: Scorecard) -> dict[str, ActionBasis]:
+    """Per action: which clauses gate it, and how much evidence the scorecard decided."""
+    thresholds = [
+        t
+        for view in (scorecard.pre_mitigation, scorecard.post_mitigation)
+        for d in view.domains.values()
+        for t in d.thresholds
+    ]
+    ruled_out = sum(t.ruled_out and t.when.operationalized for t in thresholds)
+    undecided = sum(not t.when.operationalized or t.when.state.value == "unknown" for t in thresholds)
+    signoff = policy.governance.signoff if policy.governance else {}
+    out: dict[str, ActionBasis] = {}
+    for action in policy.actions:
+        gated = [
+            policy.response_id(i)
+            for i, r in enumerate(policy.responses)
+            if action in r.block or (r.require is not None and action in (r.require.before or policy.actions))
+        ]
+        out[action] = ActionBasis(
+            action=action,
+            gated_by=gated,
+            signoff=list(signoff.get(action, [])),
+            ruled_out=ruled_out,
+            undecided=undecided,
+        )
+    return out

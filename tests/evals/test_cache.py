@@ -362,7 +362,7 @@ def test_second_assessment_is_a_cache_hit_that_loads_no_model(
     assert ev.provenance.reused.kind == "cache"
     assert ev.provenance.cache_key == first.evidence["arith"].provenance.cache_key  # type: ignore[union-attr]
     assert ev.provenance.reused.ran_at == ev.completed_at  # when the model actually ran
-    assert ev.log_path is not None and Path(ev.log_path).parent == tmp_path / "b" / "logs"
+    assert ev.log_path is not None and Path(ev.log_path).parent == tmp_path / "b" / "logs" / "arith"
     # another checkpoint (here: an endpoint of another name) misses
     runs.run("c", model="flaky/p=0.7", cache=store)
     assert runs.loads == 2

@@ -201,3 +201,18 @@ def test_batches_are_cut_by_count_and_by_tokens() -> None:
     # packed: the sum of sizes
     packed: Batcher[int, int] = Batcher(lambda reqs: reqs, 3, 100, cost=sum)
     assert asyncio.run(cut(packed, sizes)) == [[5, 10, 10], [20, 30, 40], [50], [120]]
+
+
+def test_cached_logliks_use_the_current_cache_argument_without_warnings(tiny_llama: Path) -> None:
+    """The cached-prefix path equals a plain pass, and warns about no deprecated argument (a
+    `past_key_values` FutureWarning with a site-packages path leaked into every training run)."""
+    import warnings
+
+    from scalegate.evals.local_scoring import cached_answer_logliks, encode_answers
+
+    model, tok = _model(tiny_llama), _tokenizer(tiny_llama)
+    for prefix, answers in _questions()[:3]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = cached_answer_logliks(model, encode_answers(tok, prefix, answers))
+        assert got == pytest.approx([_plain(model, tok, prefix, a) for a in answers], abs=TOL)

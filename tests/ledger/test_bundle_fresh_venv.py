@@ -150,13 +150,13 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
     did, rso, ceo = decision_entry.entry_id, ".scalegate/keys/rso.key", ".scalegate/keys/ceo.key"
     signoff = ("signoff", did, "--action", "external_deployment")
     for args in (
-        ("keys", "create", "rso", "--role", "rso", "--holder", "R. S. Officer"),
-        ("keys", "create", "ceo", "--role", "ceo", "--holder", "C. E. Officer"),
+        ("keys", "create", "rso", "--role", "rso", "--holder", "R. S. Officer", "--yes"),
+        ("keys", "create", "ceo", "--role", "ceo", "--holder", "C. E. Officer", "--yes"),
         (*signoff, "--role", "rso", "--key", rso, "--comment", "evals reviewed, intervals below the alerts"),
         (*signoff, "--role", "ceo", "--key", ceo),
         ("ledger", "record-action", did, "external_deployment"),
         ("ledger", "report", "--text", "deployment runbook started before sign-off", "--reporter", reporter),
-        ("keys", "create", "auditor", "--role", "auditor", "--holder", "Example Audit LLP"),
+        ("keys", "create", "auditor", "--role", "auditor", "--holder", "Example Audit LLP", "--yes"),
         ("audit", "statement", "--text", "chain reviewed", "--key", ".scalegate/keys/auditor.key"),
     ):
         _cli(*args, cwd=work)

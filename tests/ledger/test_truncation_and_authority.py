@@ -197,3 +197,57 @@ def test_a_signed_checkpoint_file_detects_a_later_rollback(tmp_path: Path) -> No
     (tmp_path / "forged.json").write_text(json.dumps(data))
     forged = run_cli("ledger", "verify", "--db", str(db), "--anchor", str(tmp_path / "forged.json"))
     assert forged.returncode == 4 and "does not verify" in forged.stderr, forged.stderr
+
+
+def test_the_workflow_acts_only_on_what_verify_accepts(built: Built) -> None:
+    """One state machine: a forged override counts for nothing in `action_status` and
+    `record-action` (as in `verify`), and a decision whose recorded result differs from the one
+    recomputed from its inputs authorises nothing, although its signature is the operator's."""
+    from scalegate.ledger import keys
+
+    b, k = built, built.keys
+    newer = make_assessment(b.loaded, {"cyber_knowledge": HIGH}, ["response_plan"])
+    a_entry, honest = workflow.record_assessment(b.ledger, b.loaded, newer, k["operator"])
+    assert honest.payload["decision"]["actions"]["continue_training"]["status"] == "blocked"
+    rogue = keys.generate()
+    b.ledger.append(
+        "key_registered",
+        {"key_id": rogue.key_id, "public_key": rogue.public_hex, "roles": ["board"], "holder": "x"},
+        [(rogue, "self")],
+    )
+    b.ledger.append(
+        "override",
+        {
+            "decision_entry": honest.entry_id,
+            "action": "continue_training",
+            "justification": "rogue",
+            "required_roles": ["board"],
+        },
+        [(rogue, "board")],
+    )
+    standing = workflow.action_status(b.ledger, honest.entry_id)["continue_training"]
+    assert not standing["overridden"] and standing["effective"] == "blocked"
+    with pytest.raises(InputError, match="continue_training is blocked"):
+        workflow.record_action(b.ledger, honest.entry_id, "continue_training", k["operator"])
+
+    # the operator's own key signs a decision that allows what the evidence blocks
+    allowed = {
+        name: {**a, "status": "allowed", "signoff_roles": []}
+        for name, a in honest.payload["decision"]["actions"].items()
+    }
+    forged = b.ledger.append(
+        "decision",
+        {**honest.payload, "decision": {**honest.payload["decision"], "actions": allowed}},
+        [(k["operator"], "operator")],
+    )
+    assert forged.payload["assessment_entry"] == a_entry.entry_id
+    before = b.ledger.head()
+    for attempt in (
+        lambda: workflow.record_action(b.ledger, forged.entry_id, "continue_training", k["operator"]),
+        lambda: workflow.signoff(b.ledger, forged.entry_id, "external_deployment", "rso", k["rso"]),
+    ):
+        with pytest.raises(InputError, match="does not verify"):
+            attempt()
+    assert b.ledger.head() == before
+    problems = verify_entries(list(b.ledger.raw_rows()))
+    assert any(p.entry_id == forged.entry_id and "recomputed" in p.message for p in problems)

@@ -174,3 +174,24 @@ def test_rubric_is_documented() -> None:
         assert comp.title in docs, comp.title
         for crit in comp.criteria:
             assert f"`{crit.id}`" in docs, crit.id
+
+
+def test_eval_criteria_are_not_met_by_a_policy_without_any_eval_condition() -> None:
+    """No rule about alerts, elicitation or inconclusive results can fire on a policy with no
+    eval condition at all; that must not read as "Evaluation A" beside the L02 error."""
+    from scalegate.policy.loader import load_policy
+
+    prose = load_policy("amazon-fmsf").policy
+    assert all(t.when is None for d in prose.domains.values() for t in d.thresholds.values())
+    assert any(f.rule == "L02" and f.severity == "error" for f in lint_policy(prose))
+    evaluation = {c.id: c for c in _component(grade_policy(prose), "evaluation").criteria}
+    for cid in ("elicitation", "buffer", "cannot_rule_out"):
+        assert not evaluation[cid].met, cid
+        assert any("no threshold has an eval condition" in e for e in evaluation[cid].evidence)
+    # the same criteria are met by a policy whose thresholds have eval conditions
+    full = {c.id: c for c in _component(grade_policy(reference_policy()), "evaluation").criteria}
+    assert all(full[cid].met for cid in ("elicitation", "buffer", "cannot_rule_out"))
+
+
+def _component(grades: Grades, key: str):  # type: ignore[no-untyped-def]
+    return next(c for c in grades.components if c.key == key)

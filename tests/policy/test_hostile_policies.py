@@ -571,3 +571,19 @@ def test_many_wrong_names_are_reported_in_linear_time_and_short_messages() -> No
     assert len(problems) == MAX_PROBLEMS + 1
     assert all(len(p) < 400 for p in problems)
     assert "... (3000 in all)]" in next(p for p in problems if "unknown role 'q0'" in p)
+
+
+@pytest.mark.parametrize(
+    "name", ["../../escape", "/etc/passwd", "..", ".hidden", "a/b", "a b", "x" * 101, ""]
+)
+@pytest.mark.parametrize("where", ["evals", "domains", "profiles", "mitigations"])
+def test_names_that_become_file_names_cannot_leave_their_folder(name: str, where: str) -> None:
+    """Eval, domain, profile and mitigation names name files (evidence/<eval>.json,
+    logs/<eval>/, plots): a hostile policy must not write outside the results folder."""
+    data = yaml.safe_load(preset_text("reference"))
+    first = next(iter(data[where])) if data.get(where) else None
+    body = data[where][first] if first else {"description": "x", "args": {"temperature": 0.0}}
+    data[where] = {name: body}
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(yaml.safe_dump(data, sort_keys=False))
+    assert any("cannot be a name here" in p for p in caught.value.problems), caught.value.problems

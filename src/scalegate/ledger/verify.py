@@ -1,5 +1,7 @@
-"""Verify a ledger from its entries alone: chain, signatures against the key registry as it
-stood at each entry, recomputed decisions, and sign-offs before the actions they gate.
+"""Verify a ledger from its entries alone: the chain (sequence, links, hashes, time, the head
+row, published anchors) here; signatures against the key registry as it stood at each entry,
+recomputed decisions and sign-offs before the actions they gate in the state machine
+(`scalegate.ledger.state`) that the workflow's pre-flight checks replay too.
 
 Reads raw rows so that a tampered row which no longer parses is a finding, not a crash.
 """
@@ -7,18 +9,14 @@ Reads raw rows so that a tampered row which no longer parses is a finding, not a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from scalegate.errors import PolicyError
-from scalegate.ledger.keys import key_id_of
 from scalegate.ledger.keys import verify as verify_signature
 from scalegate.ledger.records import GENESIS, Entry, canonical, sha256_hex
-
-ADMIN = "admin"
-SELF = "self"  # the role a key signs its own registration or revocation with
+from scalegate.ledger.state import LedgerState, is_hex, valid_keys
 
 
 @dataclass(frozen=True)
@@ -30,70 +28,6 @@ class Problem:
     def __str__(self) -> str:
         where = f"entry {self.seq} ({self.entry_id})" if self.entry_id else f"entry {self.seq}"
         return f"{where}: {self.message}"
-
-
-@dataclass
-class _Key:
-    public_hex: str
-    roles: set[str]
-    revoked: bool = False
-
-
-@dataclass
-class _State:
-    keys: dict[str, _Key] = field(default_factory=dict)
-    entries: dict[str, Entry] = field(default_factory=dict)
-    by_seq: dict[int, Entry] = field(default_factory=dict)
-    policies: dict[str, str] = field(default_factory=dict)  # sha256 -> text
-    signoffs: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (decision, action) -> roles
-    overrides: set[tuple[str, str]] = field(default_factory=set)
-    in_force: str | None = None  # sha256 of the policy in force
-    approvals: dict[str, set[str]] = field(default_factory=dict)  # proposal -> roles
-    latest: Latest = field(default_factory=lambda: Latest())
-
-
-class Latest:
-    """The newest decision for each model (reference and weights): only it may authorise an
-    action. Shared by `verify` and the workflow's pre-flight checks, so the two cannot drift."""
-
-    def __init__(self) -> None:
-        self.by_model: dict[tuple[str, str | None], str] = {}  # model -> decision entry id
-        self.model_of: dict[str, tuple[str, str | None]] = {}  # decision entry id -> model
-
-    def see(self, decision: Entry, assessment: Entry | None) -> None:
-        model = assessment.payload.get("model") if assessment is not None else None
-        if not isinstance(model, dict) or not isinstance(model.get("reference"), str):
-            return  # redacted (a public bundle): the full ledger checks this
-        weights = model.get("weights_sha256")
-        key = (model["reference"], weights if isinstance(weights, str) else None)
-        self.by_model[key] = decision.entry_id
-        self.model_of[decision.entry_id] = key
-
-    def superseded_by(self, decision_id: str) -> str | None:
-        """The newer decision for the same model, if `decision_id` is not the newest."""
-        key = self.model_of.get(decision_id)
-        newest = self.by_model.get(key) if key is not None else None
-        return newest if newest is not None and newest != decision_id else None
-
-
-def valid_keys(entries: Iterable[Entry]) -> dict[str, bool]:
-    """key id -> revoked, for the keys whose registration verifies (signed by itself and, after
-    the first, by an admin key in good standing then). The workflow acts only on these, so it
-    never accepts a key that `verify` would reject."""
-    return {kid: k.revoked for kid, k in _key_state(entries).items()}
-
-
-def _key_state(entries: Iterable[Entry]) -> dict[str, _Key]:
-    state = _State()
-    for e in entries:
-        if e.kind not in ("key_registered", "key_revoked"):
-            continue
-        try:
-            roles = _valid_roles(e, state, lambda _msg: None)
-            _check_kind(e, roles, state, lambda _msg: None)
-        except (TypeError, ValueError, AttributeError, KeyError):
-            continue
-    return state.keys
 
 
 CHECKPOINT_SCHEMA = "scalegate.checkpoint/1"
@@ -124,27 +58,16 @@ def checkpoint_anchor(data: Any, raw: Iterable[dict[str, Any] | Entry]) -> tuple
             entries.append(row if isinstance(row, Entry) else Entry.model_validate(row))
         except ValidationError:
             continue
-    key = _key_state(entries).get(key_id)
+    key = valid_keys(entries).get(key_id)
     if key is None:
         problems.append(
             f"the checkpoint is signed by key {key_id}, which this ledger never validly registered"
         )
-    elif not _is_hex(signature) or not verify_signature(
+    elif not is_hex(signature) or not verify_signature(
         key.public_hex, checkpoint_message(seq, h, created), signature
     ):
         problems.append(f"the checkpoint's signature by key {key_id} does not verify (forged or edited)")
     return (seq, h), problems
-
-
-def latest_decisions(entries: Iterable[Entry]) -> Latest:
-    latest = Latest()
-    by_id: dict[str, Entry] = {}
-    for e in entries:
-        by_id[e.entry_id] = e
-        if e.kind == "decision":
-            ref = e.payload.get("assessment_entry")
-            latest.see(e, by_id.get(ref) if isinstance(ref, str) else None)
-    return latest
 
 
 def verify_entries(
@@ -156,7 +79,7 @@ def verify_entries(
     the chain must still contain. `head`: the store's head row, which must be the chain's end
     (a deleted tail or a rolled-back head row is named)."""
     problems: list[Problem] = []
-    state = _State()
+    state = LedgerState()
     prev_hash, expected_seq, last_time = GENESIS, 1, ""
     for item in raw:
         try:
@@ -176,19 +99,11 @@ def verify_entries(
             bad("does not link to the previous entry (prev_hash mismatch)")
         if set(e.salts) != set(e.payload):
             bad("payload fields and salts do not match")
-        elif not all(_is_hex(v) for v in e.salts.values()) or e.computed_hash() != e.entry_hash:
+        elif not all(is_hex(v) for v in e.salts.values()) or e.computed_hash() != e.entry_hash:
             bad("content does not match its hash (altered)")
         if e.created_at < last_time:
             bad(f"timestamp {e.created_at} is earlier than the entry before it (backdated)")
-        try:
-            roles = _check_signatures(e, state, bad)
-            _check_kind(e, roles, state, bad)
-        except PolicyError as exc:  # a stored policy text this scalegate no longer accepts
-            bad(f"cannot check this entry: the policy text it relies on does not validate ({exc})"[:1000])
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:
-            bad(f"malformed entry ({type(exc).__name__}: {exc})")
-        state.entries[e.entry_id] = e
-        state.by_seq[e.seq] = e
+        state.step(e, bad)
         prev_hash, expected_seq, last_time = e.entry_hash, e.seq + 1, max(last_time, e.created_at)
     last_seq = expected_seq - 1
     if anchor is not None:
@@ -224,275 +139,5 @@ def verify_entries(
     return problems
 
 
-def _valid_roles(e: Entry, state: _State, bad: Any) -> set[str]:
-    """Roles proven by valid signatures of keys in good standing at this point of the chain."""
-    roles: set[str] = set()
-    message = bytes.fromhex(e.body_hash()) if _is_hex(e.entry_hash) else b""
-    own = e.payload.get("key_id") if e.kind in ("key_registered", "key_revoked") else None
-    for s in e.signatures:
-        key = state.keys.get(s.key_id)
-        public = key.public_hex if key else None
-        if s.key_id == own and e.kind == "key_registered":
-            public = e.payload.get("public_key")
-        if public is None:
-            bad(f"signed by unknown key {s.key_id}")
-            continue
-        if key is not None and key.revoked:
-            bad(f"signed by key {s.key_id}, revoked before this entry")
-            continue
-        if s.role == SELF:
-            if s.key_id != own:
-                bad(f"key {s.key_id} claims role 'self' on an entry about another key")
-                continue
-        elif key is None or s.role not in key.roles:
-            bad(f"key {s.key_id} does not hold role '{s.role}'")
-            continue
-        if not verify_signature(public, message, s.signature):
-            bad(f"invalid signature by key {s.key_id}")
-            continue
-        roles.add(s.role)
-    return roles
-
-
-def _check_signatures(e: Entry, state: _State, bad: Any) -> set[str]:
-    if not e.signatures:
-        bad("entry is not signed")
-    return _valid_roles(e, state, bad)
-
-
-def _ref(e: Entry, state: _State, field_name: str, kind: str, bad: Any) -> Entry | None:
-    ref = e.payload.get(field_name)
-    target = state.entries.get(ref) if isinstance(ref, str) else None
-    if target is None or target.kind != kind:
-        bad(f"{field_name} {ref!r} is not an earlier {kind} entry")
-        return None
-    return target
-
-
-#: Entries the ledger's operator writes; any other signer is a finding.
-OPERATOR_KINDS = {
-    "policy_proposed",
-    "policy_adopted",
-    "assessment",
-    "decision",
-    "action_taken",
-    "noncompliance_report",
-}
-
-
-def _check_kind(e: Entry, roles: set[str], state: _State, bad: Any) -> None:
-    p = e.payload
-    if e.kind in OPERATOR_KINDS and "operator" not in roles:
-        bad(f"a {e.kind} entry must be signed in the operator role")
-    if e.kind == "key_registered":
-        kid, pub = p.get("key_id"), p.get("public_key")
-        if not isinstance(pub, str) or not _is_hex(pub) or key_id_of(pub) != kid:
-            bad("key_id does not match the registered public key")
-            return
-        problems = []
-        if SELF not in roles:
-            problems.append("a key registration must be signed by the key itself")
-        if state.keys and ADMIN not in roles:
-            problems.append("a key registration after the first must be signed by an admin key")
-        if kid in state.keys:
-            problems.append(f"key {kid} is already registered")
-        for problem in problems:
-            bad(problem)
-        if not problems:  # an invalid registration registers nothing: what that key signs is named too
-            state.keys[kid] = _Key(public_hex=pub, roles=set(p.get("roles") or []))
-    elif e.kind == "key_revoked":
-        kid = p.get("key_id")
-        if kid not in state.keys:
-            bad(f"revokes unknown key {kid}")
-        elif not roles & {ADMIN, SELF}:
-            bad("a revocation must be signed by an admin key or the key itself")
-        else:
-            state.keys[kid].revoked = True
-    elif e.kind in ("policy_proposed", "policy_adopted"):
-        text = p.get("text")
-        if not isinstance(text, str) or sha256_hex(text.encode()) != p.get("sha256"):
-            bad("policy text does not match its sha256")
-        elif e.kind == "policy_adopted":
-            if state.in_force is not None:
-                _check_change_process(e, state, bad)
-            state.policies[p["sha256"]] = text
-            state.in_force = p["sha256"]
-    elif e.kind == "policy_approval":
-        _ref(e, state, "proposal_entry", "policy_proposed", bad)
-        if p.get("role") not in roles:
-            bad(f"no valid signature for the role '{p.get('role')}' this approval is made in")
-        else:
-            state.approvals.setdefault(str(p.get("proposal_entry")), set()).add(str(p["role"]))
-    elif e.kind == "assessment":
-        if p.get("policy", {}).get("sha256") != state.in_force:
-            bad("assessed under a policy that is not the one in force in this ledger")
-    elif e.kind == "decision":
-        _check_decision(e, state, bad)
-        ref = p.get("assessment_entry")
-        state.latest.see(e, state.entries.get(ref) if isinstance(ref, str) else None)
-    elif e.kind in ("signoff", "signoff_refused"):
-        decision = _ref(e, state, "decision_entry", "decision", bad)
-        role = p.get("role")
-        if role not in roles:
-            bad(f"no valid signature for the role '{role}' this {e.kind} is made in")
-        elif decision is not None and e.kind == "signoff":
-            state.signoffs.setdefault((decision.entry_id, str(p.get("action"))), set()).add(role)
-    elif e.kind == "override":
-        decision = _ref(e, state, "decision_entry", "decision", bad)
-        need = set(p.get("required_roles") or [])
-        problems = [] if p.get("justification") else ["an override needs a justification"]
-        if decision is not None:
-            policy_roles = set(_policy_signoff(decision, state).get("override", []))
-            if not policy_roles:
-                problems.append(
-                    "the policy names no override roles (governance.signoff.override): none is possible"
-                )
-            elif not need >= policy_roles:
-                problems.append(
-                    f"override claims fewer roles than the policy requires ({sorted(policy_roles)})"
-                )
-            if policy_roles and not roles >= policy_roles | need:
-                problems.append(
-                    f"override lacks valid signatures for roles {sorted((policy_roles | need) - roles)}"
-                )
-            for problem in problems:
-                bad(problem)
-            if not problems:  # an invalid override allows nothing: the action it was for is named too
-                state.overrides.add((decision.entry_id, str(p.get("action"))))
-        else:
-            for problem in problems:
-                bad(problem)
-    elif e.kind == "audit_statement":
-        covered = p.get("covers") or {}
-        target = state.by_seq.get(covered.get("seq"))  # type: ignore[arg-type]
-        if covered.get("seq") == 0 and covered.get("hash") == GENESIS:
-            target = None
-        elif target is None or target.entry_hash != covered.get("hash"):
-            bad("audit statement covers a ledger state that does not match this chain")
-    elif e.kind == "action_taken":
-        decision = _ref(e, state, "decision_entry", "decision", bad)
-        if decision is not None:
-            newer = state.latest.superseded_by(decision.entry_id)
-            if newer is not None:
-                bad(f"cites decision {decision.entry_id[:12]}, superseded by {newer[:12]} for the same model")
-            _check_action(e, decision, state, bad)
-
-
-def _check_change_process(e: Entry, state: _State, bad: Any) -> None:
-    """A policy replaces the one in force only as that policy's change process allows."""
-    from scalegate.policy.loader import parse_policy
-
-    proposal = _ref(e, state, "proposal_entry", "policy_proposed", bad)
-    if proposal is None:
-        return
-    if proposal.payload.get("sha256") != e.payload.get("sha256"):
-        bad("adopts a text other than the one proposed")
-    gov = parse_policy(state.policies[str(state.in_force)]).policy.governance
-    changes = gov.changes if gov else None
-    if changes is None:
-        return
-    missing = set(changes.approve) - state.approvals.get(proposal.entry_id, set())
-    if missing:
-        bad(f"adopted without approval by {sorted(missing)}")
-    import datetime as dt
-
-    opened = dt.datetime.fromisoformat(proposal.created_at)
-    if dt.datetime.fromisoformat(e.created_at) < opened + dt.timedelta(days=changes.notice_days):
-        bad(f"adopted before the {changes.notice_days}-day notice period ended")
-
-
-def signoff_rules(policy_text: str | None) -> dict[str, list[str]]:
-    """The policy's `governance.signoff` map (action or `override` -> roles)."""
-    from scalegate.policy.loader import parse_policy
-
-    if policy_text is None:
-        return {}
-    gov = parse_policy(policy_text).policy.governance
-    return gov.signoff if gov else {}
-
-
-def _policy_signoff(decision: Entry, state: _State) -> dict[str, list[str]]:
-    return signoff_rules(state.policies.get(str(decision.payload.get("policy_sha256"))))
-
-
-def _check_decision(e: Entry, state: _State, bad: Any) -> None:
-    from scalegate.gates import Decision
-    from scalegate.policy.loader import parse_policy
-    from scalegate.recompute import decide_again
-    from scalegate.safety_case import CaseResult
-
-    assessment = _ref(e, state, "assessment_entry", "assessment", bad)
-    if assessment is None or "evidence" not in assessment.payload or "decision" not in e.payload:
-        return  # redacted inputs cannot be recomputed; their hashes still verify
-    text = state.policies.get(str(e.payload.get("policy_sha256")))
-    if text is None:
-        bad("decision cites a policy that was never adopted in this ledger")
-        return
-    from scalegate.evals.evidence import EvalEvidence
-
-    try:
-        policy = parse_policy(text).policy
-        evidence = {k: EvalEvidence.model_validate(v) for k, v in assessment.payload["evidence"].items()}
-        recorded_post = assessment.payload.get("post_evidence")
-        post = (
-            None
-            if recorded_post is None
-            else {k: EvalEvidence.model_validate(v) for k, v in recorded_post.items()}
-        )
-        cases = {
-            k: CaseResult.model_validate(v) for k, v in (assessment.payload.get("safety_cases") or {}).items()
-        }
-        recorded = Decision.model_validate(e.payload.get("decision"))
-    except (ValidationError, ValueError, TypeError, AttributeError) as exc:
-        bad(f"decision inputs do not parse: {exc}")
-        return
-    from scalegate.evals.grading import grading_differences
-    from scalegate.recompute import graded
-
-    regraded, regraded_post = graded(policy, evidence, post)
-    for problem in grading_differences(evidence, regraded) + grading_differences(
-        post or {}, regraded_post or {}
-    ):
-        bad(f"evidence not graded by the policy in force: {problem}")
-    _, again = decide_again(
-        policy,
-        evidence,
-        assessment.payload.get("checkpoint") or {},
-        set(e.payload.get("protections_in_place") or []),
-        cases,
-        post_evidence=post,
-    )
-    if again != recorded:
-        bad("recorded decision differs from the decision recomputed from its inputs")
-
-
-def _check_action(e: Entry, decision: Entry, state: _State, bad: Any) -> None:
-    if "decision" not in decision.payload:
-        return  # the decision was redacted from this bundle; the full ledger checks this
-    action = str(e.payload.get("action"))
-    actions = (decision.payload.get("decision") or {}).get("actions", {})
-    status = (actions.get(action) or {}).get("status")
-    if (decision.entry_id, action) in state.overrides:
-        return
-    if status == "allowed":
-        return
-    if status == "needs_signoff":
-        need = set((actions.get(action) or {}).get("signoff_roles") or [])
-        have = state.signoffs.get((decision.entry_id, action), set())
-        if need <= have:
-            return
-        bad(f"{action} taken before sign-off by {sorted(need - have)}")
-        return
-    bad(f"{action} taken although the decision says {status!r} and no override exists")
-
-
 def _range(first: int, last: int) -> str:
     return f"entry {first} is" if first == last else f"entries {first}-{last} are"
-
-
-def _is_hex(s: Any) -> bool:
-    try:
-        bytes.fromhex(s)
-    except (TypeError, ValueError):
-        return False
-    return True

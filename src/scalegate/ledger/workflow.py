@@ -1,6 +1,8 @@
 """What people do with the ledger: register keys, record assessments and decisions, sign
 off, override, record that an action was taken. Each is one signed append; the checks here
-refuse what `verify` would flag, so an honest user never writes a bad entry.
+refuse what `verify` would flag, so an honest user never writes a bad entry. They read the
+ledger through the state machine `verify` replays (`scalegate.ledger.state`): a key, sign-off,
+approval or override counts here exactly when it counts there.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from scalegate.errors import InputError
 from scalegate.ledger import keys
 from scalegate.ledger.keys import SigningKey
 from scalegate.ledger.records import Entry
+from scalegate.ledger.state import ADMIN, SELF, LedgerState, replay, signoff_rules
 from scalegate.ledger.store import Batch, Ledger
-from scalegate.ledger.verify import ADMIN, SELF, latest_decisions, signoff_rules, valid_keys
 
 OPERATOR = "operator"
 KEY_DIR = Path(".scalegate") / "keys"
@@ -26,21 +28,25 @@ def default_key_path() -> Path:
     return Path(os.environ.get("SCALEGATE_KEY") or KEY_DIR / "operator.key")
 
 
-def registry(ledger: Ledger | Batch) -> dict[str, dict[str, Any]]:
+def state_of(ledger: Ledger | Batch, recompute: tuple[str, ...] = ()) -> LedgerState:
+    """The ledger as `verify` reads it, recomputing only the decisions named."""
+    return replay(ledger.iter_entries(), recompute)
+
+
+def registry(ledger: Ledger | Batch, state: LedgerState | None = None) -> dict[str, dict[str, Any]]:
     """key_id -> {public_key, roles, holder, revoked} as the ledger stands now: only keys whose
     registration verifies (a self-signed registration written into the database is ignored)."""
-    entries = list(ledger.iter_entries())
-    valid = valid_keys(entries)
-    out: dict[str, dict[str, Any]] = {}
-    for e in entries:
-        if e.kind == "key_registered" and e.payload.get("key_id") in valid and e.payload["key_id"] not in out:
-            kid = e.payload["key_id"]
-            out[kid] = {**e.payload, "revoked": valid[kid], "registered_seq": e.seq}
-    return out
+    keys_now = (state or state_of(ledger)).keys
+    return {
+        kid: {**k.entry.payload, "revoked": k.revoked, "registered_seq": k.entry.seq}
+        for kid, k in sorted(keys_now.items(), key=lambda kv: kv[1].entry.seq)
+    }
 
 
-def _require_role(ledger: Ledger | Batch, key: SigningKey, role: str) -> None:
-    entry = registry(ledger).get(key.key_id)
+def _require_role(
+    ledger: Ledger | Batch, key: SigningKey, role: str, state: LedgerState | None = None
+) -> None:
+    entry = registry(ledger, state).get(key.key_id)
     if entry is None:
         raise InputError(f"key {key.key_id} is not registered in this ledger (`scalegate keys list`)")
     if entry["revoked"]:
@@ -111,11 +117,7 @@ def revoke(ledger: Ledger, key_id: str, reason: str, signer: SigningKey) -> Entr
 
 
 def policy_in_force(ledger: Ledger | Batch) -> Entry | None:
-    found = None
-    for e in ledger.iter_entries():
-        if e.kind == "policy_adopted":
-            found = e
-    return found
+    return state_of(ledger).in_force_entry
 
 
 def not_in_force(ledger: Ledger | Batch, loaded: Any) -> str | None:
@@ -179,22 +181,33 @@ def _record_assessment(ledger: Batch, loaded: Any, assessment: Any, key: Signing
     return a_entry, d_entry
 
 
-def _decision(ledger: Ledger, decision_id: str, action: str, *, newest: bool = False) -> Entry:
-    """The decision an entry will cite. `newest`: it must be the newest decision for its model
-    (an action, or an override, under a superseded decision is refused, as `verify` flags it)."""
+def _decision(
+    ledger: Ledger, decision_id: str, action: str, *, newest: bool = False
+) -> tuple[Entry, LedgerState]:
+    """The decision an entry will cite, and the ledger's state with that decision recomputed.
+    Refused when the decision or its assessment would fail `verify`, and with `newest` when a
+    newer decision for the same model exists (an action or override under it is void)."""
     entry = ledger.get(decision_id)
     if entry.kind != "decision":
         raise InputError(f"entry {decision_id} is a {entry.kind}, not a decision")
     if action not in entry.payload["decision"]["actions"]:
         raise InputError(f"the decision has no action '{action}'")
+    state = state_of(ledger, recompute=(entry.entry_id,))
+    cited = [entry.entry_id, str(entry.payload.get("assessment_entry"))]
+    wrong = [m for eid in cited for m in state.problems.get(eid, [])]
+    if wrong:
+        raise InputError(
+            f"decision {entry.entry_id[:12]} does not verify ({'; '.join(wrong)[:500]}): nothing may be "
+            "recorded under it; run `scalegate ledger verify`"
+        )
     if newest:
-        newer = latest_decisions(ledger.iter_entries()).superseded_by(entry.entry_id)
+        newer = state.latest.superseded_by(entry.entry_id)
         if newer is not None:
             raise InputError(
                 f"decision {entry.entry_id[:12]} is superseded by decision {newer[:12]} for the same model: "
                 f"only the newest decision governs; see `scalegate ledger status {newer[:12]}`"
             )
-    return entry
+    return entry, state
 
 
 def signoff(
@@ -206,24 +219,17 @@ def signoff(
     comment: str = "",
     refuse: bool = False,
 ) -> Entry:
-    decision = _decision(ledger, decision_id, action)
+    decision, state = _decision(ledger, decision_id, action)
     status = decision.payload["decision"]["actions"][action]["status"]
     if not refuse and status == "blocked":
         raise InputError(
             f"{action} is blocked by the decision itself; a sign-off cannot allow it "
             "(the policy's override process can: `scalegate override`)"
         )
-    _require_role(ledger, key, role)
+    _require_role(ledger, key, role, state)
     kind = "signoff_refused" if refuse else "signoff"
     payload = {"decision_entry": decision.entry_id, "action": action, "role": role, "comment": comment}
     return ledger.append(kind, payload, [(key, role)])  # type: ignore[arg-type]
-
-
-def _policy_text(ledger: Ledger, sha256: str) -> str | None:
-    for e in ledger.iter_entries():
-        if e.kind == "policy_adopted" and e.payload.get("sha256") == sha256:
-            return str(e.payload["text"])
-    return None
 
 
 def override(
@@ -234,8 +240,8 @@ def override(
     signers: list[tuple[SigningKey, str]],
 ) -> Entry:
     """Allow one action despite the decision; the policy's `override` roles must all sign."""
-    decision = _decision(ledger, decision_id, action, newest=True)
-    rules = signoff_rules(_policy_text(ledger, decision.payload["policy_sha256"]))
+    decision, state = _decision(ledger, decision_id, action, newest=True)
+    rules = signoff_rules(state.policy_text(decision.payload["policy_sha256"]))
     required_roles = rules.get("override", [])
     if not required_roles:
         raise InputError(
@@ -248,7 +254,7 @@ def override(
     if missing:
         raise InputError(f"the policy requires roles {required_roles} to override; missing {missing}")
     for key, role in signers:
-        _require_role(ledger, key, role)
+        _require_role(ledger, key, role, state)
     payload = {
         "decision_entry": decision.entry_id,
         "action": action,
@@ -258,28 +264,23 @@ def override(
     return ledger.append("override", payload, signers)
 
 
-def action_status(ledger: Ledger, decision_id: str) -> dict[str, dict[str, Any]]:
-    """Each action's standing now: the decision's status, sign-offs so far, any override."""
+def action_status(
+    ledger: Ledger, decision_id: str, state: LedgerState | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each action's standing now: the decision's status, the valid sign-offs and refusals so
+    far, any valid override (a forged one counts for nothing, as in `verify`)."""
     decision = ledger.get(decision_id)
+    state = state or state_of(ledger)
     out: dict[str, dict[str, Any]] = {}
     for name, a in decision.payload["decision"]["actions"].items():
+        key = (decision.entry_id, name)
         out[name] = {
             "decision": a["status"],
             "needs": list(a.get("signoff_roles") or []),
-            "signed": [],
-            "refused": [],
-            "overridden": False,
+            "signed": sorted(state.signoffs.get(key, set())),
+            "refused": sorted(state.refusals.get(key, set())),
+            "overridden": key in state.overrides,
         }
-    for e in ledger.iter_entries():
-        if e.payload.get("decision_entry") != decision.entry_id or e.payload.get("action") not in out:
-            continue
-        slot = out[e.payload["action"]]
-        if e.kind == "signoff":
-            slot["signed"].append(e.payload["role"])
-        elif e.kind == "signoff_refused":
-            slot["refused"].append(e.payload["role"])
-        elif e.kind == "override":
-            slot["overridden"] = True
     for slot in out.values():
         missing = set(slot["needs"]) - set(slot["signed"])
         slot["effective"] = (
@@ -293,8 +294,8 @@ def action_status(ledger: Ledger, decision_id: str) -> dict[str, dict[str, Any]]
 
 
 def record_action(ledger: Ledger, decision_id: str, action: str, key: SigningKey) -> Entry:
-    decision = _decision(ledger, decision_id, action, newest=True)
-    standing = action_status(ledger, decision_id)[action]
+    decision, state = _decision(ledger, decision_id, action, newest=True)
+    standing = action_status(ledger, decision_id, state)[action]
     if not standing["effective"].startswith("allowed"):
         raise InputError(
             f"{action} is {standing['effective']} under decision {decision_id}"
@@ -304,7 +305,7 @@ def record_action(ledger: Ledger, decision_id: str, action: str, key: SigningKey
                 else ""
             )
         )
-    _require_role(ledger, key, OPERATOR)
+    _require_role(ledger, key, OPERATOR, state)
     return ledger.append(
         "action_taken", {"decision_entry": decision.entry_id, "action": action}, [(key, OPERATOR)]
     )
@@ -352,14 +353,11 @@ def adopt_policy(ledger: Ledger, proposal_id: str, key: SigningKey) -> Entry:
     proposal = ledger.get(proposal_id)
     if proposal.kind != "policy_proposed":
         raise InputError(f"entry {proposal_id} is a {proposal.kind}, not a policy proposal")
-    current = policy_in_force(ledger)
+    state = state_of(ledger)
+    current = state.in_force_entry
     if current is None or current.payload["sha256"] != proposal.payload["replaces"]:
         raise InputError("the policy in force changed since this proposal; propose again")
-    approved = {
-        e.payload["role"]
-        for e in ledger.iter_entries()
-        if e.kind == "policy_approval" and e.payload.get("proposal_entry") == proposal.entry_id
-    }
+    approved = state.approvals.get(proposal.entry_id, set())
     missing = sorted(set(proposal.payload["approve_roles"]) - approved)
     if missing:
         raise InputError(f"proposal {proposal_id} still needs approval by {missing}")

@@ -42,7 +42,9 @@ def letter(points: float) -> Letter:
 @dataclass(frozen=True)
 class Criterion:
     """Met when `evidence` (if given) finds at least one supporting clause and none of `rules` has
-    an error or warning finding. `describe` only names the clauses behind a met criterion."""
+    an error or warning finding. `describe` only names the clauses behind a met criterion.
+    `needs_evals`: the criterion is about evals (alerts, elicitation, inconclusive results), so a
+    policy with no eval condition at all does not meet it, although no rule can fire."""
 
     id: str
     text: str
@@ -50,6 +52,7 @@ class Criterion:
     evidence: Evidence | None = None
     describe: Evidence | None = None
     reads: str = ""  # the fields `evidence` looks for, shown when none is found
+    needs_evals: bool = False
 
 
 @dataclass(frozen=True)
@@ -331,15 +334,21 @@ ELICITATION = Criterion(
     "Elicitation is strong (lower bound, no safety training, ...)",
     ("L05",),
     describe=_elicitation,
+    needs_evals=True,
 )
 BUFFER = Criterion(
-    "buffer", "Alerts fire before thresholds and trigger a response", ("L03", "L27", "L28"), describe=_alerts
+    "buffer",
+    "Alerts fire before thresholds and trigger a response",
+    ("L03", "L27", "L28"),
+    describe=_alerts,
+    needs_evals=True,
 )
 CANNOT_RULE_OUT = Criterion(
     "cannot_rule_out",
     "'Cannot rule out' is acted on",
     ("L22",),
     describe=lambda p: [f"statistics.inconclusive_as: {p.statistics.inconclusive_as}"],
+    needs_evals=True,
 )
 PAUSE_ENFORCED = Criterion(
     "pause_enforced",
@@ -586,6 +595,12 @@ def grade_policy(policy: Policy, findings: list[Finding] | None = None) -> Grade
 
 def _judge(policy: Policy, c: Criterion, findings: list[Finding]) -> CriterionResult:
     hits = [f"{f.rule} {f.clause}: {f.message}" for f in findings if f.rule in c.rules]
+    if c.needs_evals and not any(
+        t.when is not None for d in policy.domains.values() for t in d.thresholds.values()
+    ):
+        hits.append(
+            "not found: no threshold has an eval condition (`when`), so there is nothing to apply it to"
+        )
     support = c.evidence(policy) if c.evidence is not None else []
     met = not hits and (c.evidence is None or bool(support))
     if met:

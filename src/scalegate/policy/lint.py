@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.padding import Padding
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -1133,6 +1135,36 @@ def _hedged(policy: Policy) -> Iterator[Hit]:
 
 
 @_rule(
+    "L36",
+    "ALLOWS_WITHOUT_EVIDENCE",
+    "warning",
+    checks="Run the gate on no evidence at all (every eval missing, no protection in place, no safety "
+    "case): an action it still allows outright (not under sign-off) is named.",
+    why="An action a policy allows when nothing was measured is gated by nothing the evaluations find: "
+    "the policy's levels, thresholds and evals do not decide it, however the model scores. Often it "
+    "is deliberate (a framework that gates only deployment); it should never be an accident of "
+    "prose-only thresholds or responses keyed on levels that missing evidence never reaches.",
+    source="scalegate fail-closed principle (docs/design/gates.md); DOMAIN.md 8 (unknown is not safe)",
+    fix="Gate the action on missing or unusable evidence (`if: {evidence: [missing, error]}` with a "
+    "`block:`), or on a level that unknown evidence reaches, or put it under sign-off "
+    "(`governance.signoff`); if no eval should ever gate it, say so in the response's description.",
+)
+def _allows_without_evidence(policy: Policy) -> Iterator[Hit]:
+    # the gate itself decides: one algebra, no second reading of the conditions here
+    from scalegate.gates import ActionStatus, decide
+    from scalegate.scoring import build_scorecard
+
+    decision = decide(policy, build_scorecard(policy, {}), set())
+    allowed = [a for a, d in decision.actions.items() if d.status is ActionStatus.allowed]
+    if allowed:
+        yield Hit(
+            "responses",
+            f"with no evidence at all this policy allows {', '.join(allowed)}: no clause gates "
+            f"{'it' if len(allowed) == 1 else 'them'} on what was (not) measured",
+        )
+
+
+@_rule(
     "L32",
     "UNNAMED_RESPONSE",
     "info",
@@ -1240,20 +1272,56 @@ def summary(findings: Iterable[Finding]) -> dict[Severity, int]:
 
 
 def render_findings(findings: list[Finding], *, details: bool = True) -> RenderableType:
-    """A table of findings (most severe first) and a one-line count. `details` adds why and fix."""
+    """A table of findings (most severe first) and a one-line count. Without `details` the table
+    holds errors and warnings only, without why/fix/source, and says how many notes it left out."""
     counts = summary(findings)
     line = Text(", ".join(f"{n} {s}{'s' if n != 1 and s != 'info' else ''}" for s, n in counts.items()))
     if not findings:
         return Text("no findings: every lint rule passes", style="green")
-    table = Table(title="Policy lint", title_justify="left")
-    for col in ("severity", "rule", "clause", "finding"):
-        table.add_column(col, overflow="fold")
-    for f in sorted_findings(findings):
-        body = Text(f.message)
-        if details:
-            body.append(f"\nwhy: {f.why}\nfix: {f.fix}\nsource: {f.source}", style="dim")
-        table.add_row(Text(f.severity, style=_STYLE[f.severity]), f"{f.rule} {f.name}", f.clause, body)
-    return Group(table, line)
+    shown = sorted_findings(f for f in findings if details or f.severity != "info")
+    if not details:
+        if counts["info"]:
+            line.append(f"; {counts['info']} info note(s) not shown")
+        line.append("; --details adds them, with why, fix and source for each", style="dim")
+    if not shown:
+        return Group(Text("no errors or warnings", style="green"), line)
+    return Group(_FindingsView(shown, details), line)
+
+
+class _FindingsView:
+    """A table where it fits without breaking a rule name, else one block per finding, so an
+    80-column terminal or a pipe sees every rule, clause and message whole."""
+
+    def __init__(self, findings: list[Finding], details: bool) -> None:
+        self.findings, self.details = findings, details
+
+    def _more(self, f: Finding) -> str:
+        return f"why: {f.why}\nfix: {f.fix}\nsource: {f.source}" if self.details else ""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        widest = max(len(f"{f.rule} {f.name}") + len(f.clause) for f in self.findings)
+        if options.max_width >= widest + 60:
+            table = Table(title="Policy lint", title_justify="left")
+            for col in ("severity", "rule", "clause", "finding"):
+                table.add_column(col, overflow="fold")
+            for f in self.findings:
+                body = Text(f.message)
+                if self.details:
+                    body.append("\n" + self._more(f), style="dim")
+                table.add_row(
+                    Text(f.severity, style=_STYLE[f.severity]), f"{f.rule} {f.name}", f.clause, body
+                )
+            yield table
+            return
+        yield Text("Policy lint")
+        for f in self.findings:
+            # raw segments: the identifiers stay whole on one line, however narrow the console
+            yield Segment(f.severity, console.get_style(_STYLE[f.severity]))
+            yield Segment(f" {f.rule} {f.name}  {f.clause}")
+            yield Segment.line()
+            yield Padding(
+                Text(f.message + ("\n" + self._more(f) if self.details else "")), (0, 0, 0, 2), expand=False
+            )
 
 
 # rules are defined grouped by METR component above; the registry runs them in numeric order

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from scalegate.errors import InputError, PolicyError
-from scalegate.policy.schema import Loc, Policy
+from scalegate.policy.schema import NAME_PATTERN, Loc, Policy
 
 PRESET_PACKAGE = "scalegate.policy.presets"
 
@@ -511,9 +511,16 @@ def _input(value: Any) -> str:
 
 def _describe(err: Any, marks: dict[Loc, int]) -> str:
     # pydantic appends union/model-validator tags to loc; keep only the data path
-    loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith("function-"))
+    loc = tuple(
+        p for p in err["loc"] if isinstance(p, int) or not (str(p).startswith("function-") or p == "[key]")
+    )
     msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
+    if err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == NAME_PATTERN:
+        msg = (
+            f"{_input(err['input'])} cannot be a name here: use letters, digits, `_`, `-` and `.`, "
+            "starting with a letter or digit (it becomes part of file names)"
+        )
+    elif err["type"] == "extra_forbidden":
         msg = "unknown field (check the spelling; see `scalegate policy schema`)"
     elif err["type"] == "missing":
         msg = "required field is missing"

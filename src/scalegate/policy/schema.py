@@ -11,13 +11,18 @@ import datetime as dt
 import difflib
 import math
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
 Loc = tuple[str | int, ...]
+
+#: Names that become parts of file names (evidence/<eval>.json, logs/<eval>/, plots): letters,
+#: digits, `_`, `-` and `.`, starting with a letter or digit, so no name can leave its folder.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
 #: The actions every policy gates. A policy may add its own in `actions`.
 DEFAULT_ACTIONS: tuple[str, ...] = (
@@ -689,12 +694,12 @@ class Policy(Strict):
     actions: list[str] = Field(default_factory=lambda: list(DEFAULT_ACTIONS))
     statistics: Statistics = Field(default_factory=lambda: Statistics())
     evidence: EvidenceRules = Field(default_factory=lambda: EvidenceRules())
-    evals: dict[str, EvalSpec] = Field(default_factory=dict)
+    evals: dict[Name, EvalSpec] = Field(default_factory=dict)
     elicitation: Elicitation | None = None
-    profiles: dict[str, Profile] = Field(default_factory=dict)
-    mitigations: dict[str, Mitigation] = Field(default_factory=dict)
+    profiles: dict[Name, Profile] = Field(default_factory=dict)
+    mitigations: dict[Name, Mitigation] = Field(default_factory=dict)
     post_mitigation: PostMitigation | None = None
-    domains: dict[str, Domain] = Field(min_length=1)
+    domains: dict[Name, Domain] = Field(min_length=1)
     protections: dict[str, Protection] = Field(default_factory=dict)
     safety_cases: dict[str, SafetyCaseRequirement] = Field(default_factory=dict)
     responses: list[Response] = Field(min_length=1)

@@ -13,9 +13,10 @@ from rich.tree import Tree
 
 from scalegate.assessment import Assessment
 from scalegate.evals.evidence import EvalEvidence
-from scalegate.gates import ActionStatus
+from scalegate.gates import ActionStatus, basis
 from scalegate.policy.schema import EvidenceStatus, Policy
 from scalegate.safety_case import CaseResult, ClaimResult
+from scalegate.scoring import DomainScore
 
 _STATE_STYLE = {
     "crossed": "bold red",
@@ -97,32 +98,41 @@ def scorecard_table(a: Assessment) -> Table:
     post = a.scorecard.post_mitigation.domains
     for name, d in a.scorecard.pre_mitigation.domains.items():
         states = Text()
-        for thr in d.thresholds:
+        pre_levels = {t.level for t in d.thresholds}
+        post_only = [t for t in post[name].thresholds if t.level not in pre_levels]
+        for thr in [*d.thresholds, *post_only]:
             label = "prose only" if not thr.when.operationalized else thr.when.state.value
-            states.append(f"{thr.name}: ")
+            states.append(f"{thr.name}{' (post)' if thr in post_only else ''}: ")
             states.append(label, style=_STATE_STYLE.get(thr.when.state.value, ""))
             if thr.status == "cannot_rule_out":
                 states.append(" (cannot rule out)", style="yellow")
             states.append("  ")
         t.add_row(
             f"{name} ({d.title})",
-            _level(d.level, d.unknown),
-            _level(post[name].level, post[name].unknown),
+            _level(d),
+            _level(post[name]),
             Text(", ".join(d.alerts) or "none", style="yellow" if d.alerts else "green"),
             states,
         )
     return t
 
 
-def _level(level: str, unknown: bool) -> Text:
-    return Text(level + (" (unknown evidence)" if unknown else ""), style="magenta" if unknown else "bold")
+def _level(d: DomainScore) -> Text:
+    """The level, unless nothing on this side could set one: a domain with no threshold for
+    this view is shown as such, never as its lowest level (unknown is not safe)."""
+    if not d.thresholds:
+        return Text("no threshold applies", style="dim")
+    if d.unknown:
+        return Text(f"{d.level} (unknown evidence)", style="magenta")
+    return Text(d.level, style="bold")
 
 
 _ACTION_STYLE = {"allowed": "bold green", "blocked": "bold red", "needs_signoff": "bold yellow"}
 
 
-def decision_table(a: Assessment) -> Table:
+def decision_table(a: Assessment, policy: Policy | None = None) -> Table:
     t = Table(title="Decision", title_justify="left")
+    grounds = basis(policy, a.scorecard) if policy is not None else {}
     t.add_column("action")
     t.add_column("status")
     t.add_column("because")
@@ -136,6 +146,8 @@ def decision_table(a: Assessment) -> Table:
             why.append("\n" if i else "")
             why.append(r.clause, style="bold")
             why.append(f": {r.summary}")
+        if not ad.reasons and name in grounds:
+            why.append(("\n" if why else "") + grounds[name].describe(ad.status), style="dim")
         t.add_row(
             name,
             Text(ad.status.value, style=_ACTION_STYLE[ad.status.value]),
@@ -158,7 +170,7 @@ def render(a: Assessment, console: Console, policy: Policy | None = None) -> Non
     console.print(scorecard_table(a))
     if a.scorecard.post_mitigation.note:
         console.print(Text(a.scorecard.post_mitigation.note, style="dim italic"))
-    console.print(decision_table(a))
+    console.print(decision_table(a, policy))
     details = []
     for r in a.decision.applied_responses:
         line = Text(r.clause, style="bold")
@@ -181,7 +193,7 @@ def render(a: Assessment, console: Console, policy: Policy | None = None) -> Non
     if bad:
         console.print(Text(f"Unusable evidence (fails closed): {', '.join(bad)}", style="bold red"))
     if a.output_dir:
-        out = _shown(Path(a.output_dir))
+        out = shown_path(Path(a.output_dir))
         logs = Path(a.output_dir) / "logs"
         where = f"Wrote {out}/assessment.json"
         if logs.is_dir() and any(logs.iterdir()):
@@ -189,7 +201,7 @@ def render(a: Assessment, console: Console, policy: Policy | None = None) -> Non
         console.print(Text(where, style="dim"))
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """Relative to the working folder when under it: shorter, and copy-pastable."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
