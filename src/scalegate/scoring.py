@@ -39,7 +39,7 @@ class Comparison(BaseModel):
     family: int = 1
 
     def describe(self) -> str:
-        sym = ">=" if self.op == "at_least" else "<="
+        sym = "<=" if self.op == "at_most" else ">="  # a suite task passes at successes >= threshold
         if self.value is None or self.evidence_status is not EvidenceStatus.ok:
             return f"{self.eval_id}.{self.metric} {sym} {self.threshold:g}: evidence {self.evidence_status}"
         if self.op == "passes":

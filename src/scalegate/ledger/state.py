@@ -311,7 +311,7 @@ def _policy_signoff(decision: Entry, state: LedgerState) -> dict[str, list[str]]
 
 
 def _check_decision(e: Entry, state: LedgerState, bad: Any) -> None:
-    from scalegate.gates import Decision
+    from scalegate.gates import Decision, same_decision
     from scalegate.policy.loader import parse_policy
     from scalegate.recompute import decide_again
     from scalegate.safety_case import CaseResult
@@ -359,7 +359,7 @@ def _check_decision(e: Entry, state: LedgerState, bad: Any) -> None:
         cases,
         post_evidence=post,
     )
-    if again != recorded:
+    if not same_decision(recorded, again):
         bad("recorded decision differs from the decision recomputed from its inputs")
 
 

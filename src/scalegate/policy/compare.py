@@ -628,7 +628,7 @@ def to_rich_table(cmp: PolicyComparison) -> Table:
     t = Table(title="Policy comparison", title_justify="left", show_lines=False)
     t.add_column("")
     for name in cmp.names:
-        t.add_column(name, overflow="fold")
+        t.add_column(Text(name), overflow="fold")
     for s in cmp.sections:
         t.add_row(Text(s.title, style="bold cyan"), *("" for _ in cmp.names))
         for r in s.rows:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -628,7 +629,7 @@ def render_grades(grades: Grades, *, details: bool = False) -> RenderableType:
     frameworks: tuple[Literal["METR", "Seoul"], ...] = ("METR", "Seoul")
     for fw in frameworks:
         label = "key component" if fw == "METR" else "commitment"
-        table = Table(title=f"{fw} {label}s: {grades.policy}", title_justify="left")
+        table = Table(title=f"{fw} {label}s: {escape(grades.policy)}", title_justify="left")
         for col in (label, "grade", "points", "met"):
             table.add_column(col)
         if details:

@@ -1164,6 +1164,87 @@ def _allows_without_evidence(policy: Policy) -> Iterator[Hit]:
         )
 
 
+def _gated_actions(policy: Policy, r: Response) -> set[str]:
+    """What a response holds back: the actions it blocks or requires something before."""
+    gated = set(r.block)
+    if r.require is not None:
+        gated |= set(r.require.before or policy.actions)
+    return gated
+
+
+def _non_monotone(cond: ResponseCondition, positive: bool = True) -> Iterator[str]:
+    """The parts of a condition through which worse evidence can stop it holding."""
+    if cond.not_ is not None:
+        yield "`not:`"
+        yield from _non_monotone(cond.not_, not positive)
+    if cond.alert is False:
+        yield "`alert: false`"
+    if cond.confirmed is True:  # `false` (the precautionary state) only widens under worse evidence
+        yield "`confirmed: true`"
+    for child in cond.all or cond.any or []:
+        yield from _non_monotone(child, positive)
+
+
+@_rule(
+    "L37",
+    "NON_MONOTONE_RESPONSE",
+    "warning",
+    checks="A response that blocks or requires something is conditioned through `not:`, "
+    "`alert: false` or `confirmed: true`.",
+    why="Through these, worse evidence can switch the response off: under `confirmed: true` a "
+    "crossing that missing or inconclusive evidence can no longer confirm stops blocking, and "
+    "under `not:` or `alert: false` an alert that unusable evidence leaves undecided does the same. "
+    "scalegate proves 'worse evidence never allows more' only for policies without them "
+    "(tests/test_gate_properties.py).",
+    source="scalegate fail-closed principle (docs/design/gates.md); DOMAIN.md 8",
+    fix="Condition the response on what rising capability or worse evidence makes true (a level "
+    "fact without `confirmed: true`, `alert: true`, `evidence: [...]`); keep `confirmed: true` only "
+    "beside a second response that covers the unconfirmed state.",
+)
+def _non_monotone_response(policy: Policy) -> Iterator[Hit]:
+    for i, r in enumerate(policy.responses):
+        found = sorted(set(_non_monotone(r.if_)))
+        if found and _gated_actions(policy, r):
+            yield Hit(
+                f"responses[{i}]" + (f" ({r.id})" if r.id else ""),
+                f"conditioned through {', '.join(found)}: worse evidence can lift what it gates",
+            )
+
+
+@_rule(
+    "L38",
+    "UNCERTAINTY_ONLY_GATE",
+    "warning",
+    checks="An action is held back by a response on undecided evidence (`evidence: [inconclusive]`, "
+    "or a level fact with `confirmed: false`) and by no response on a capability level.",
+    why="A rule on undecided evidence asks for more evidence, and a decided result in either "
+    "direction satisfies it: a model whose higher score confirms the crossing then gets the action "
+    "that an inconclusive score was refused, because no level rule holds it back.",
+    source="scalegate gate properties (higher scores never allow more; tests/test_gate_properties.py)",
+    fix="Gate the action on the capability level too (`pre_mitigation_at_least` / "
+    "`post_mitigation_at_least` with `block:` or `require:`), at the level the uncertainty rule is "
+    "about.",
+)
+def _uncertainty_only_gate(policy: Policy) -> Iterator[Hit]:
+    by_level: set[str] = set()
+    by_uncertainty: dict[str, list[int]] = {}
+    for i, r in enumerate(policy.responses):
+        gated = _gated_actions(policy, r)
+        if any(f.confirmed is not False for f in _level_facts(r.if_)):
+            by_level |= gated
+        undecided = lambda c: "inconclusive" in (c.evidence or []) or c.confirmed is False  # noqa: E731
+        if _any_fact(r.if_, undecided):
+            for a in gated:
+                by_uncertainty.setdefault(a, []).append(i)
+    for action, where in by_uncertainty.items():
+        if action not in by_level:
+            yield Hit(
+                f"responses[{where[0]}]",
+                f"{action} is held back on inconclusive evidence only: no level rule gates it, so a "
+                "confirmed crossing allows it",
+            )
+
+
 @_rule(
     "L32",
     "UNNAMED_RESPONSE",
@@ -1309,7 +1390,10 @@ class _FindingsView:
                 if self.details:
                     body.append("\n" + self._more(f), style="dim")
                 table.add_row(
-                    Text(f.severity, style=_STYLE[f.severity]), f"{f.rule} {f.name}", f.clause, body
+                    Text(f.severity, style=_STYLE[f.severity]),
+                    Text(f"{f.rule} {f.name}"),
+                    Text(f.clause),
+                    body,
                 )
             yield table
             return

@@ -19,7 +19,7 @@ def print_records(
     console: Console, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]
 ) -> None:
     if console.is_terminal and console.width >= _needed(columns, rows):
-        table = Table(title=title)
+        table = Table(title=escape(title))
         for col in columns:
             table.add_column(col, overflow="fold")
         for row in rows:

@@ -81,11 +81,11 @@ def _evidence_row(
     if not ev.profiles and ev.n_planned and ev.n_planned != ev.n_scored:
         n += f"/{ev.n_planned}"
     t.add_row(
-        name,
+        Text(name),  # names from the policy: never read as markup
         n,
         f"{est.value:.3f}" if est else "-",
-        f"[{est.low:.3f}, {est.high:.3f}]" if est else "-",
-        *(extra or []),
+        Text(f"[{est.low:.3f}, {est.high:.3f}]") if est else "-",
+        *(Text(x) for x in extra or []),
         status,
         style="dim" if dim else None,
     )
@@ -108,7 +108,7 @@ def scorecard_table(a: Assessment) -> Table:
                 states.append(" (cannot rule out)", style="yellow")
             states.append("  ")
         t.add_row(
-            f"{name} ({d.title})",
+            Text(f"{name} ({d.title})"),
             _level(d),
             _level(post[name]),
             Text(", ".join(d.alerts) or "none", style="yellow" if d.alerts else "green"),
@@ -149,7 +149,7 @@ def decision_table(a: Assessment, policy: Policy | None = None) -> Table:
         if not ad.reasons and name in grounds:
             why.append(("\n" if why else "") + grounds[name].describe(ad.status), style="dim")
         t.add_row(
-            name,
+            Text(name),
             Text(ad.status.value, style=_ACTION_STYLE[ad.status.value]),
             why if ad.reasons or why else Text("no response applies", style="dim"),
         )

@@ -1,0 +1,243 @@
+"""Fail closed, as properties over random policies and random evidence (Hypothesis).
+
+For every policy whose response conditions are monotone (no `not:`, no `alert: false`, no
+`confirmed:`; lint L37 NON_MONOTONE_RESPONSE names the others), and every action:
+
+- worse evidence never allows more: an eval's usable evidence replaced by any unusable
+  status (missing, error, partial, unreliable, ...) or dropped, or its interval widened (so
+  a `below` may turn `inconclusive`), never moves an action from blocked to allowed or
+  needs_signoff, nor from needs_signoff to allowed (one unusable status in place of another
+  is not "worse" here: a rule naming `error` but not `missing` is the policy's choice);
+- higher scores never allow more: more successes on an eval (every generated threshold is
+  `at_least`, so a higher score is more capability) never allow more, for policies where no
+  action is held back on undecided evidence alone (lint L38: a decided result, either way,
+  satisfies a rule that asks for more evidence).
+
+Policies are generated from a small grammar (levels, evals, domains with `all`/`any`
+threshold conditions, alert lines, pre/post views, responses over levels, alerts, evidence
+statuses and compute, blocks and protection requirements, sign-off), then validated by the
+real schema; evidence is built with the real interval code. Seeded (derandomized) so CI
+sees the same examples; `SCALEGATE_PROPERTY_EXAMPLES` raises the count for a longer run.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from scalegate.evals.evidence import EvalEvidence
+from scalegate.evals.stats import estimate_proportion
+from scalegate.gates import ActionStatus, decide
+from scalegate.policy.lint import lint_policy
+from scalegate.policy.schema import DEFAULT_ACTIONS, EvidenceStatus, Policy
+from scalegate.scoring import build_scorecard
+
+LEVELS = ["low", "medium", "high", "critical"]
+EVALS = ["e0", "e1", "e2"]
+DOMAINS = ["d0", "d1"]
+RANK = {ActionStatus.allowed: 0, ActionStatus.needs_signoff: 1, ActionStatus.blocked: 2}
+EXAMPLES = int(os.environ.get("SCALEGATE_PROPERTY_EXAMPLES") or 150)
+UNUSABLE = [s for s in EvidenceStatus if s is not EvidenceStatus.ok]
+
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+value = st.sampled_from([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+leaf = st.builds(lambda e, v: {"eval": e, "at_least": v}, st.sampled_from(EVALS), value)
+threshold_cond = st.one_of(
+    leaf,
+    st.builds(lambda parts: {"all": parts}, st.lists(leaf, min_size=2, max_size=3)),
+    st.builds(lambda parts: {"any": parts}, st.lists(leaf, min_size=2, max_size=3)),
+)
+
+
+@st.composite
+def threshold(draw: st.DrawFn, level: str) -> dict[str, Any]:
+    when = draw(threshold_cond)
+    out: dict[str, Any] = {"description": f"{level} threshold", "when": when}
+    if "eval" in when and draw(st.booleans()):  # an alert line below the threshold
+        out["alert"] = {"eval": when["eval"], "at_least": round(max(0.05, when["at_least"] - 0.15), 2)}
+    out["applies_to"] = draw(st.sampled_from(["both", "both", "pre", "post"]))
+    return out
+
+
+@st.composite
+def domain(draw: st.DrawFn) -> dict[str, Any]:
+    levels = draw(st.lists(st.sampled_from(LEVELS[1:]), min_size=1, max_size=3, unique=True))
+    return {"title": "a domain", "thresholds": {lvl: draw(threshold(lvl)) for lvl in levels}}
+
+
+fact = st.one_of(
+    st.builds(
+        lambda side, lvl, doms: {f"{side}_mitigation_at_least": lvl, **({"domains": doms} if doms else {})},
+        st.sampled_from(["pre", "post"]),
+        st.sampled_from(LEVELS[1:]),
+        st.one_of(st.none(), st.lists(st.sampled_from(DOMAINS), min_size=1, max_size=1)),
+    ),
+    st.just({"alert": True}),
+    st.builds(
+        lambda statuses: {"evidence": statuses},
+        st.lists(st.sampled_from(["missing", "error", "partial", "inconclusive"]), min_size=1, unique=True),
+    ),
+    st.builds(lambda flop: {"effective_compute_at_least": flop}, st.sampled_from([1e20, 1e24])),
+)
+response_cond = st.recursive(
+    fact,
+    lambda inner: st.one_of(
+        st.builds(lambda parts: {"all": parts}, st.lists(inner, min_size=2, max_size=3)),
+        st.builds(lambda parts: {"any": parts}, st.lists(inner, min_size=2, max_size=3)),
+    ),
+    max_leaves=4,
+)
+
+
+@st.composite
+def response(draw: st.DrawFn) -> dict[str, Any]:
+    out: dict[str, Any] = {"if": draw(response_cond)}
+    actions = st.lists(st.sampled_from(list(DEFAULT_ACTIONS)), min_size=1, max_size=4, unique=True)
+    if draw(st.booleans()):
+        out["block"] = draw(actions)
+    else:
+        out["require"] = {"protections": ["p1"], "before": draw(actions)}
+    return out
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> Policy:
+    data: dict[str, Any] = {
+        "scalegate": 1,
+        "policy": {"name": "generated", "version": "1"},
+        "levels": LEVELS,
+        "statistics": {
+            "confidence": draw(st.sampled_from([0.9, 0.95])),
+            "interval": draw(st.sampled_from(["wilson", "clopper_pearson"])),
+            "inconclusive_as": draw(st.sampled_from(["crossed", "below"])),
+        },
+        "evals": {e: {"task": f"t/{e}"} for e in EVALS},
+        "domains": {d: draw(domain()) for d in DOMAINS},
+        "protections": {"p1": "a protection"},
+        "responses": draw(st.lists(response(), min_size=1, max_size=4)),
+    }
+    if draw(st.booleans()):
+        data["governance"] = {
+            "roles": {"rso": "responsible scaling officer"},
+            "signoff": {"external_deployment": ["rso"]},
+        }
+    try:
+        return Policy.model_validate(data)
+    except ValueError:
+        assume(False)
+        raise
+
+
+@st.composite
+def evidence_sets(draw: st.DrawFn, policy: Policy) -> dict[str, EvalEvidence]:
+    stats = policy.statistics
+    out: dict[str, EvalEvidence] = {}
+    for e in policy.evals:
+        if draw(st.integers(0, 5)) == 0:
+            out[e] = _unusable(e, draw(st.sampled_from(UNUSABLE)))
+            continue
+        n = draw(st.sampled_from([20, 50, 100, 400]))
+        k = draw(st.integers(0, n))
+        out[e] = _ok(e, k, n, stats.confidence, stats.interval)
+    return out
+
+
+def _ok(eval_id: str, k: int, n: int, confidence: float, method: Any) -> EvalEvidence:
+    est = estimate_proportion(k, n, confidence, method)
+    return EvalEvidence(
+        eval_id=eval_id, status=EvidenceStatus.ok, metrics={"accuracy": est}, n_planned=n, n_scored=n
+    )
+
+
+def _unusable(eval_id: str, status: EvidenceStatus) -> EvalEvidence:
+    return EvalEvidence(eval_id=eval_id, status=status, message=f"generated {status.value}")
+
+
+def _ranks(policy: Policy, evidence: dict[str, EvalEvidence]) -> dict[str, int]:
+    decision = decide(policy, build_scorecard(policy, evidence), set())
+    return {a: RANK[d.status] for a, d in decision.actions.items()}
+
+
+def _never_allows_more(
+    policy: Policy, better: dict[str, EvalEvidence], worse: dict[str, EvalEvidence]
+) -> None:
+    before, after = _ranks(policy, better), _ranks(policy, worse)
+    opened = {a: (before[a], after[a]) for a in before if after[a] < before[a]}
+    assert not opened, (
+        f"worse evidence allowed more: {opened}\npolicy: {policy.model_dump(exclude_none=True)}"
+    )
+
+
+@given(data=st.data())
+@SETTINGS
+def test_unusable_evidence_never_allows_more(data: st.DataObject) -> None:
+    policy = data.draw(policies())
+    evidence = data.draw(evidence_sets(policy))
+    usable = [e for e, ev in evidence.items() if ev.usable]
+    assume(usable)
+    target = data.draw(st.sampled_from(usable))
+    status = data.draw(st.sampled_from(UNUSABLE))
+    worse = {**evidence, target: _unusable(target, status)}
+    _never_allows_more(policy, evidence, worse)
+    # and no evidence at all for that eval (never ran)
+    _never_allows_more(policy, evidence, {k: v for k, v in evidence.items() if k != target})
+
+
+@given(data=st.data())
+@SETTINGS
+def test_a_wider_interval_never_allows_more(data: st.DataObject) -> None:
+    policy = data.draw(policies())
+    evidence = data.draw(evidence_sets(policy))
+    usable = [e for e, ev in evidence.items() if ev.usable]
+    assume(usable)
+    target = data.draw(st.sampled_from(usable))
+    est = evidence[target].metrics["accuracy"]
+    # the same successes read at a higher confidence: an interval that contains the old one
+    wide = estimate_proportion(est.successes, est.n, 0.999, est.method)
+    assert wide.low <= est.low + 1e-12 and wide.high >= est.high - 1e-12
+    worse = {**evidence, target: evidence[target].model_copy(update={"metrics": {"accuracy": wide}})}
+    _never_allows_more(policy, evidence, worse)
+
+
+@given(data=st.data())
+@SETTINGS
+def test_higher_scores_never_allow_more(data: st.DataObject) -> None:
+    policy = data.draw(policies())
+    # an action held back on undecided evidence only is lint's L38 (a decided result lifts it)
+    assume(not any(f.rule == "L38" for f in lint_policy(policy)))
+    evidence = data.draw(evidence_sets(policy))
+    usable = [e for e, ev in evidence.items() if ev.usable and ev.metrics["accuracy"].successes < ev.n_scored]
+    assume(usable)
+    target = data.draw(st.sampled_from(usable))
+    est = evidence[target].metrics["accuracy"]
+    more = data.draw(st.integers(1, int(est.n - est.successes)))
+    stats = policy.statistics
+    higher = {
+        **evidence,
+        target: _ok(target, int(est.successes) + more, est.n, stats.confidence, stats.interval),
+    }
+    _never_allows_more(policy, evidence, higher)
+
+
+def test_the_generator_makes_policies_that_block_and_allow() -> None:
+    """The properties above are not vacuous: generated policies and evidence give every status."""
+    seen: set[ActionStatus] = set()
+
+    @given(data=st.data())
+    @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    def collect(data: st.DataObject) -> None:
+        policy = data.draw(policies())
+        decision = decide(policy, build_scorecard(policy, data.draw(evidence_sets(policy))), set())
+        seen.update(d.status for d in decision.actions.values())
+
+    collect()
+    assert seen == set(ActionStatus)
