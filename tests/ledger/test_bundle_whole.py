@@ -78,9 +78,25 @@ def _edit_manifest_counts(bundle: Path) -> None:
     (bundle / "manifest.json").write_text(json.dumps(manifest))
 
 
+def _manifest(bundle: Path, **changes: object) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest.update(changes)
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _claim_public(bundle: Path) -> None:
+    _manifest(bundle, public=True)  # a full bundle passed off as the public one
+
+
+def _claim_redacted(bundle: Path) -> None:
+    _manifest(bundle, public=True, redacted_fields=["assessment.evidence"])  # yet it is in clear
+
+
 @pytest.mark.parametrize(
     ("tamper", "found"),
     [
+        (_claim_public, "`public` is True but 0 field(s) are listed as redacted"),
+        (_claim_redacted, "manifest.json lists assessment.evidence as redacted, but it is in clear"),
         (_edit_policy, "differs from the policy text its adoption entry commits to"),
         (_forge_keys, "keys.json: differs from the key registrations"),
         (_edit_readme, "README.md: names another head"),
@@ -171,3 +187,22 @@ def test_the_caller_cannot_forge_who_ran_a_command(tmp_path: Path) -> None:
     b = build_realistic(db_url(str(tmp_path / "ledger.db")), tmp_path / "keys")
     with pytest.raises(InputError, match="recorded_by"):
         b.ledger.append("audit_statement", {"recorded_by": "x@y"}, [(b.keys["operator"], "operator")])
+
+
+def test_a_public_bundle_cannot_hide_what_it_withholds(
+    ledger_and_bundle: tuple[Built, Path], tmp_path: Path
+) -> None:
+    """The unsigned manifest must agree with the signed entries about redaction: dropping a
+    field from `redacted_fields`, or calling the bundle non-public, is named."""
+    b, _ = ledger_and_bundle
+    out = tmp_path / "public"
+    export(b.ledger, out, public=True, extra_restricted={"key_registered.holder"})
+    assert _problems(out) == []
+    listed = json.loads((out / "manifest.json").read_text())["redacted_fields"]
+    _manifest(out, redacted_fields=[f for f in listed if f != "key_registered.holder"])
+    assert any(
+        "key_registered.holder is redacted but manifest.json does not list it" in p for p in _problems(out)
+    )
+    _manifest(out, public=False, redacted_fields=[])
+    problems = _problems(out)  # passed off as a full bundle: every redaction is now unlisted
+    assert any("recorded_by is redacted but manifest.json does not list it" in p for p in problems)

@@ -197,6 +197,7 @@ def _file_problems(
             out.append(f"{rel}: changed since export (sha256 differs from manifest.json)")
     if manifest.get("entries") != len(rows) or manifest.get("entries_sha256") != sha256_hex(body.encode()):
         out.append("manifest.json: entry count or entries_sha256 does not match entries.jsonl")
+    out += _redaction_problems(manifest, rows)
     policies, keys = {}, {}
     for r in rows:
         raw = r.get("payload")
@@ -226,3 +227,36 @@ def _file_problems(
     if f"up to entry {head[0]}" not in readme or f"(hash `{head[1]}`)" not in readme:
         out.append("README.md: names another head than manifest.json")
     return out
+
+
+def _redaction_problems(manifest: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """manifest.json is not signed, so what it says about redaction must follow from the
+    entries: every redacted field listed, no listed field shown in clear, and `public` exactly
+    when something is redacted (an edited manifest cannot pass a full bundle off as public, or
+    hide that fields were withheld)."""
+    listed = manifest.get("redacted_fields")
+    if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
+        return ["manifest.json: `redacted_fields` is not a list of field names"]
+    out: list[str] = []
+    if manifest.get("public") is not bool(listed):
+        out.append(
+            f"manifest.json: `public` is {manifest.get('public')!r} but {len(listed)} field(s) are "
+            "listed as redacted"
+        )
+
+    def covered(kind: Any, name: str) -> bool:
+        return f"{kind}.{name}" in listed or f"*.{name}" in listed
+
+    for r in rows:
+        kind, payload, redacted = r.get("kind"), r.get("payload"), r.get("redacted")
+        for name in redacted if isinstance(redacted, dict) else {}:
+            if not covered(kind, name):
+                out.append(
+                    f"entry {r.get('seq')}: {kind}.{name} is redacted but manifest.json does not list it"
+                )
+        for name in payload if isinstance(payload, dict) else {}:
+            if covered(kind, name):
+                out.append(
+                    f"entry {r.get('seq')}: manifest.json lists {kind}.{name} as redacted, but it is in clear"
+                )
+    return out[:50]
