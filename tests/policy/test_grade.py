@@ -83,17 +83,17 @@ def test_degraded_policy_loses_exactly_the_criteria_it_breaks() -> None:
         ("METR", "Protections", "A", "4.0", "6/6"),
         ("METR", "Evaluation", "B", "3.2", "4/5"),
         ("METR", "Response", "C", "2.0", "3/6"),
-        ("METR", "Accountability", "D", "1.3", "3/9"),
+        ("METR", "Accountability", "D", "0.9", "2/9"),  # no binding commitment is left
         ("Seoul", "I risk assessment", "B", "2.7", "4/6"),
         ("Seoul", "II thresholds", "B", "3.4", "6/7"),
         ("Seoul", "III mitigations", "A", "4.0", "5/5"),
         ("Seoul", "IV processes", "C", "2.0", "3/6"),
         ("Seoul", "V continual improvement", "F", "0.0", "0/4"),
-        ("Seoul", "VI accountability", "C", "2.0", "3/6"),
+        ("Seoul", "VI accountability", "D", "1.3", "2/6"),
         ("Seoul", "VII transparency", "D", "1.0", "1/4"),
         ("Seoul", "VIII external actors", "F", "0.0", "0/3"),
     ]
-    assert (grades.overall_letter, grades.overall_points) == ("B", 2.68)
+    assert (grades.overall_letter, grades.overall_points) == ("B", 2.6)
     response = {r.id: r for r in grades.by_key("response").criteria}
     assert response["pause_enforced"].met
     assert response["pause_enforced"].evidence == ["responses[3] (pause) blocks continue_training"]
@@ -130,8 +130,8 @@ def test_grades_use_the_findings_given() -> None:
     policy = mutated(*DEGRADED)
     findings = lint_policy(policy)
     assert grade_policy(policy, findings) == grade_policy(policy)
-    # without the findings, only the field criteria can fail
-    assert grade_policy(policy, []).by_key("accountability").met == 9
+    # without the findings, only the field criteria can fail (here: no binding commitment)
+    assert grade_policy(policy, []).by_key("accountability").met == 8
 
 
 def test_grading_is_deterministic() -> None:
@@ -158,7 +158,7 @@ def test_reference_preset_grades() -> None:
 def test_grades_json_and_rendering() -> None:
     grades = grade_policy(mutated(*DEGRADED))
     data = grades_json(grades)
-    assert data["overall"] == {"points": 2.68, "letter": "B"}
+    assert data["overall"] == {"points": 2.6, "letter": "B"}
     assert [c["key"] for c in data["components"]][:2] == ["limits", "protections"]
     console = Console(record=True, width=220)
     console.print(render_grades(grades, details=True))

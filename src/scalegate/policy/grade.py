@@ -54,6 +54,9 @@ class Criterion:
     describe: Evidence | None = None
     reads: str = ""  # the fields `evidence` looks for, shown when none is found
     needs_evals: bool = False
+    # about governance (sign-off, overrides, the board): a policy without a governance section
+    # does not meet it, although the rules that read the section cannot fire on its absence
+    needs_governance: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,10 @@ class Grades(BaseModel):
 # --- field evidence -------------------------------------------------------------------------------
 
 
-def _commitment(kind: CommitmentKind, *, binding: bool = False, scheduled: bool = False) -> Evidence:
+def _commitment(kind: CommitmentKind, *, binding: bool = True, scheduled: bool = False) -> Evidence:
+    """The commitment, where the policy makes it: a hedged one (`binding: false`) is not met,
+    or adding a line the framework only 'aims' for would raise a grade."""
+
     def check(p: Policy) -> list[str]:
         c = p.commitments.get(kind)
         if c is None or (binding and not c.binding) or (scheduled and c.every_months is None):
@@ -361,7 +367,7 @@ PAUSE_ENFORCED = Criterion(
 PAUSE_COMMITTED = Criterion(
     "pause_committed",
     "A binding pause commitment",
-    evidence=_commitment(K.pause, binding=True),
+    evidence=_commitment(K.pause),
     reads="commitments.pause with binding: true",
 )
 DEPLOY_GATE = Criterion(
@@ -396,13 +402,18 @@ OWNER = Criterion(
     "owner", "Named decision-makers sign off release", ("L12",), describe=_governance("release_signoff")
 )
 OVERRIDE = Criterion(
-    "override", "Overrides need named roles", ("L30",), describe=_governance("signoff.override")
+    "override",
+    "Overrides need named roles",
+    ("L30",),
+    describe=_governance("signoff.override"),
+    needs_governance=True,
 )
 BOARD = Criterion(
     "board",
     "The board is informed or can reverse",
     ("L13",),
     describe=_governance("reverse", "inform_before"),
+    needs_governance=True,
 )
 NONCOMPLIANCE = Criterion(
     "noncompliance",
@@ -432,7 +443,8 @@ BINDING = Criterion(
     "binding",
     "Obligations are binding, not hedged",
     ("L23",),
-    describe=lambda p: [f"{sum(c.binding for c in p.commitments.values())} binding commitments"],
+    evidence=lambda p: [f"commitments.{k}" for k, c in p.commitments.items() if c.binding],
+    reads="a binding commitment (`binding: true`, the default)",
 )
 GOV_NOTICE = Criterion(
     "government_notice", "Government is notified", ("L21",), describe=_present(K.government_notice)
@@ -602,6 +614,8 @@ def _judge(policy: Policy, c: Criterion, findings: list[Finding]) -> CriterionRe
         hits.append(
             "not found: no threshold has an eval condition (`when`), so there is nothing to apply it to"
         )
+    if c.needs_governance and (policy.governance is None or not policy.governance.roles):
+        hits.append("not found: the policy has no governance section naming roles")
     support = c.evidence(policy) if c.evidence is not None else []
     met = not hits and (c.evidence is None or bool(support))
     if met:

@@ -231,6 +231,13 @@ def _commitment_present(policy: Policy, kind: CommitmentKind) -> bool:
     return kind in policy.commitments
 
 
+def _binding(policy: Policy, kind: CommitmentKind) -> bool:
+    """A commitment the policy makes, not one it hedges (`binding: false`): only these stand in
+    for a mechanism (a forecast for an alert, an audit for outside access)."""
+    c = policy.commitments.get(kind)
+    return c is not None and c.binding
+
+
 def _missing_commitments(policy: Policy, *kinds: CommitmentKind) -> list[str]:
     return [k.value for k in kinds if k not in policy.commitments]
 
@@ -373,7 +380,8 @@ def _no_operational_eval(policy: Policy) -> Iterator[Hit]:
     "THRESHOLD_TOO_HIGH",
     "warning",
     checks="In a core domain (cbrn, bio, chem, nuclear, cyber, ai_rnd, autonomy), the lowest threshold "
-    "that a blocking or requiring response reaches is at the top level: no intermediate tier.",
+    "that a blocking or requiring response reaches is at the top level (no intermediate tier), or "
+    "no threshold of the domain is reached by one at all.",
     why="If the first tier that changes anything is the catastrophic one, nothing changes until the "
     "model is near catastrophe.",
     source="Midas Project, 'How Anthropic's AI Safety Framework Misses the Mark' (2025-07-08); "
@@ -401,6 +409,8 @@ def _threshold_too_high(policy: Policy) -> Iterator[Hit]:
                 f"the first tier of {dname} that blocks or requires anything is the top level "
                 f"'{policy.levels[top]}'",
             )
+        elif not gated:  # worse still: the rule must not fall silent when the last gate goes
+            yield Hit(f"domains.{dname}", f"no tier of {dname} blocks or requires anything")
 
 
 @_rule(
@@ -499,7 +509,7 @@ def _no_unknown_unknowns(policy: Policy) -> Iterator[Hit]:
     "L03",
     "NO_EARLY_WARNING_BUFFER",
     "warning",
-    checks="No operationalized threshold has an `alert`, there is no `cadence.buffer`, and no "
+    checks="No operationalized threshold has an `alert`, there is no `cadence.buffer`, and no binding "
     "`forecasting` commitment (info: some thresholds have alerts but this operationalized one has none).",
     why="With nothing firing before the threshold, a model can overshoot it between two assessments.",
     source="Anthropic RSP v1 (6x buffer); DeepMind FSF v1/v2 alert thresholds; Seoul commitment II",
@@ -510,7 +520,7 @@ def _no_buffer(policy: Policy) -> Iterator[Hit]:
     alerted = [c for t, c in operational if t.alert is not None]
     cadence_buffer = policy.cadence is not None and policy.cadence.buffer is not None
     if not alerted:
-        if operational and not cadence_buffer and CommitmentKind.forecasting not in policy.commitments:
+        if operational and not cadence_buffer and not _binding(policy, CommitmentKind.forecasting):
             yield Hit("domains", "no threshold has an alert, no cadence.buffer and no forecasting commitment")
         return
     for t, clause in operational:
@@ -1007,18 +1017,17 @@ def _no_noncompliance(policy: Policy) -> Iterator[Hit]:
     "L08",
     "NO_EXTERNAL_ACCOUNTABILITY",
     "warning",
-    checks="`commitments` has neither `third_party_audit` nor `external_evaluation`.",
+    checks="`commitments` has neither a binding `third_party_audit` nor a binding `external_evaluation` "
+    "(a hedged one, `binding: false`, gives outsiders no access to count on).",
     why="Self-assessment under NDA is not an audit; outsiders need access to check the claims.",
     source="METR, 'Clarifying METR's auditing role'; SaferAI on Meta; Seoul commitment VIII",
     fix="Add `commitments.third_party_audit` (e.g. an auditor verifies the ledger's audit bundle) and/or "
     "`commitments.external_evaluation`.",
 )
 def _no_external(policy: Policy) -> Iterator[Hit]:
-    if not (
-        _commitment_present(policy, CommitmentKind.third_party_audit)
-        or _commitment_present(policy, CommitmentKind.external_evaluation)
-    ):
-        yield Hit("commitments", "no third_party_audit and no external_evaluation commitment")
+    kinds = (CommitmentKind.third_party_audit, CommitmentKind.external_evaluation)
+    if not any(_binding(policy, k) for k in kinds):
+        yield Hit("commitments", "no binding third_party_audit or external_evaluation commitment")
 
 
 @_rule(
