@@ -1227,6 +1227,10 @@ class _Assessor:
             what = f"protection {old_name} -> {won[0]} required {at_b}"
             if sa is not None and sb is not None and sa != sb:
                 self.add("stronger" if sb > sa else "weaker", rclause, what, f"RAND SL{sa} -> SL{sb}")
+            elif sa is not None and sb is None:
+                self.add(
+                    "weaker", rclause, what, f"RAND SL{sa} -> a protection with no stated security level"
+                )
             else:
                 self.add("unclear", rclause, what, "different protections")
         else:
@@ -1240,8 +1244,18 @@ class _Assessor:
                     f"protection {p} no longer required {at_a}",
                     "still required by another response" if covered else None,
                 )
+            unblocked = (set(a.block) - set(b.block)) & before_b
             for p in won:
                 covered = all(self._covered(nb, ("protect", p, act), in_new=False) for act in before_b)
+                if unblocked and not covered:  # a block turned into "allowed once p is in place"
+                    self.add(
+                        "weaker",
+                        rclause,
+                        f"protection {p} now required {at_b} in place of blocking "
+                        + ", ".join(sorted(unblocked)),
+                        "a block replaced by a requirement: the action becomes possible once it is in place",
+                    )
+                    continue
                 self.add(
                     "neutral" if covered else "stronger",
                     rclause,
