@@ -206,3 +206,31 @@ def test_a_public_bundle_cannot_hide_what_it_withholds(
     _manifest(out, public=False, redacted_fields=[])
     problems = _problems(out)  # passed off as a full bundle: every redaction is now unlisted
     assert any("recorded_by is redacted but manifest.json does not list it" in p for p in problems)
+
+
+def test_a_bundle_carries_its_head_signed_and_verify_checks_it(tmp_path: Path) -> None:
+    """`audit export` signs the head with the operator key into checkpoint.json (an anchor to
+    publish with the bundle); `verify --bundle` checks its signature and that it is the head."""
+    folder = tmp_path / "work"
+    b = build_realistic(db_url(str(folder / "ledger.db")), folder / "keys")
+    b.ledger.close()
+    key = str(folder / "keys" / "operator.key")
+    res = run_cli(
+        "audit", "export", "--out", "bundle", "--db", str(folder / "ledger.db"), "--key", key, cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    bundle = tmp_path / "bundle"
+    data = json.loads((bundle / "checkpoint.json").read_text())
+    assert (data["seq"], data["entry_hash"]) == (len(b.entries()), b.entries()[-1].entry_hash)
+    assert _problems(bundle) == []
+    ok = run_cli("ledger", "verify", "--bundle", str(bundle), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    # a forged signature (re-pinned in the manifest) is named
+    data["signature"] = "00" * 64
+    (bundle / "checkpoint.json").write_text(json.dumps(data))
+    _repin(bundle, "checkpoint.json")
+    assert any("checkpoint.json" in p and "does not verify" in p for p in _problems(bundle))
+    # without a key the export still works, says so, and carries no checkpoint
+    bare = run_cli("audit", "export", "--out", "bare", "--db", str(folder / "ledger.db"), cwd=tmp_path)
+    assert bare.returncode == 0 and "no signed checkpoint" in " ".join(bare.stderr.split())
+    assert not (tmp_path / "bare" / "checkpoint.json").exists()

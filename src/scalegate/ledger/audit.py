@@ -76,7 +76,11 @@ class LedgerNotVerified(InputError):
 
 
 def export(
-    ledger: Ledger, out: Path, public: bool, extra_restricted: set[str] | None = None
+    ledger: Ledger,
+    out: Path,
+    public: bool,
+    extra_restricted: set[str] | None = None,
+    checkpoint: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a bundle of the whole ledger, after verifying it (a tampered ledger is never
     exported). No path is built from entry data; the manifest pins every file's sha256."""
@@ -112,6 +116,10 @@ def export(
             files[f"policies/{sha}.yaml"] = text.encode()
     files["keys.json"] = (json.dumps(keys, indent=2, sort_keys=True) + "\n").encode()
     head_seq, head_hash = ledger.head()
+    if checkpoint is not None:  # the head, signed: what a reader publishes to detect a rollback
+        if (checkpoint.get("seq"), checkpoint.get("entry_hash")) != (head_seq, head_hash):
+            raise InputError("the checkpoint to include is not of the ledger's head")
+        files["checkpoint.json"] = (json.dumps(checkpoint, indent=2) + "\n").encode()
     note = (
         f"\nThis is a PUBLIC bundle: the fields {sorted(restricted)} are replaced by their salted "
         "digests, so they can be neither read nor guessed, and the chain still verifies. Decisions "
@@ -198,6 +206,7 @@ def _file_problems(
     if manifest.get("entries") != len(rows) or manifest.get("entries_sha256") != sha256_hex(body.encode()):
         out.append("manifest.json: entry count or entries_sha256 does not match entries.jsonl")
     out += _redaction_problems(manifest, rows)
+    out += _checkpoint_problems(path, rows, head)
     policies, keys = {}, {}
     for r in rows:
         raw = r.get("payload")
@@ -260,3 +269,21 @@ def _redaction_problems(manifest: dict[str, Any], rows: list[dict[str, Any]]) ->
                     f"entry {r.get('seq')}: manifest.json lists {kind}.{name} as redacted, but it is in clear"
                 )
     return out[:50]
+
+
+def _checkpoint_problems(path: Path, rows: list[dict[str, Any]], head: tuple[int, str]) -> list[str]:
+    """A bundle's `checkpoint.json` (optional: `audit export --no-sign` leaves it out) must be a
+    valid signature, by a key the chain validly registered, of the head the manifest claims."""
+    from scalegate.ledger.verify import checkpoint_anchor
+
+    file = path / "checkpoint.json"
+    if not file.is_file():
+        return []
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"checkpoint.json: not a checkpoint ({exc})"]
+    anchor, problems = checkpoint_anchor(data, rows)
+    if not problems and anchor != head:
+        problems.append(f"checkpoint.json signs entry {anchor[0]}, but manifest.json claims head {head[0]}")
+    return [p if p.startswith("checkpoint.json") else f"checkpoint.json: {p}" for p in problems]

@@ -187,25 +187,14 @@ def checkpoint(
     """Sign the ledger's head into a small file to publish (a transparency report, a regulator):
     `ledger verify --anchor FILE` then proves a later ledger still extends it, naming any
     truncated or rolled-back range."""
-    import datetime as dt
-
-    from scalegate.ledger.verify import CHECKPOINT_SCHEMA, checkpoint_message
+    from scalegate.ledger.verify import make_checkpoint
     from scalegate.ledger.workflow import OPERATOR, _require_role
 
     ledger = open_ledger(db)
     signer = _key(key)
     _require_role(ledger, signer, OPERATOR)
     seq, h = ledger.head()
-    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    data = {
-        "schema": CHECKPOINT_SCHEMA,
-        "seq": seq,
-        "entry_hash": h,
-        "created_at": created,
-        "key_id": signer.key_id,
-        "role": OPERATOR,
-        "signature": signer.sign(checkpoint_message(seq, h, created)),
-    }
+    data = make_checkpoint(seq, h, signer, OPERATOR)
     if out_file.exists():
         raise InputError(f"--out {out_file} exists; checkpoints are never overwritten")
     out_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -379,12 +368,24 @@ def audit_export(
     public: Annotated[bool, typer.Option(help="Redact the fields the policy marks restricted.")] = False,
     restrict: Annotated[list[str], typer.Option(help="Also redact KIND.FIELD (repeatable).")] = [],  # noqa: B006
     db: DbOpt = None,
+    key: KeyOpt = None,
+    sign: Annotated[
+        bool,
+        typer.Option(
+            "--sign/--no-sign",
+            help="Include checkpoint.json: the head signed by the operator key, where there is one.",
+        ),
+    ] = True,
 ) -> None:
-    """Write a self-contained bundle that `ledger verify --bundle` checks on another machine."""
+    """Write a self-contained bundle that `ledger verify --bundle` checks on another machine.
+    It carries the head signed by the operator key (`checkpoint.json`), so whoever publishes
+    the bundle also publishes an anchor that detects a later rollback."""
     from typing import get_args
 
     from scalegate.ledger.audit import LedgerNotVerified, export
     from scalegate.ledger.records import EntryKind
+    from scalegate.ledger.verify import make_checkpoint
+    from scalegate.ledger.workflow import OPERATOR, _require_role, default_key_path
 
     for field in restrict:
         kind, dot, name = field.partition(".")
@@ -392,8 +393,20 @@ def audit_export(
             raise InputError(
                 f"--restrict {field!r}: expected KIND.FIELD, KIND one of {sorted(get_args(EntryKind))}"
             )
+    ledger = open_ledger(db, read_only=True)
+    checkpoint = None
+    if sign and (key is not None or default_key_path().exists()):
+        signer = _key(key)
+        _require_role(ledger, signer, OPERATOR)
+        seq, h = ledger.head()
+        checkpoint = make_checkpoint(seq, h, signer, OPERATOR)
+    elif sign:
+        err.print(
+            f"[yellow]no operator key[/] at {_e(default_key_path())}: the bundle carries no signed "
+            "checkpoint (pass --key, or publish `scalegate ledger head` beside it)"
+        )
     try:
-        manifest = export(open_ledger(db, read_only=True), out_dir, public, set(restrict))
+        manifest = export(ledger, out_dir, public, set(restrict), checkpoint=checkpoint)
     except LedgerNotVerified as exc:
         for p in exc.problems:
             err.print(f"[red]problem[/] {_e(p)}")

@@ -39,6 +39,22 @@ def checkpoint_message(seq: int, entry_hash: str, created_at: str) -> bytes:
     return bytes.fromhex(sha256_hex(canonical(body)))
 
 
+def make_checkpoint(seq: int, entry_hash: str, signer: Any, role: str) -> dict[str, Any]:
+    """A signed checkpoint of a head (`ledger checkpoint`, and the one an audit bundle carries)."""
+    import datetime as dt
+
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return {
+        "schema": CHECKPOINT_SCHEMA,
+        "seq": seq,
+        "entry_hash": entry_hash,
+        "created_at": created,
+        "key_id": signer.key_id,
+        "role": role,
+        "signature": signer.sign(checkpoint_message(seq, entry_hash, created)),
+    }
+
+
 def checkpoint_anchor(data: Any, raw: Iterable[dict[str, Any] | Entry]) -> tuple[tuple[int, str], list[str]]:
     """The (seq, hash) a signed checkpoint file publishes, and why it cannot be trusted: its
     signature must verify under a key whose registration verifies in this chain (a revoked
