@@ -76,9 +76,16 @@ def test_piped_tables_keep_every_identifier_whole(official: tuple[Built, Path]) 
     listed = run_cli("policy", "list", cwd=folder)
     assert listed.returncode == 0
     assert [n for n in preset_names() if n not in listed.stdout] == []
-    shown = run_cli("ledger", "show", cwd=folder)
+    shown = run_cli("ledger", "show", "--details", cwd=folder)
     assert {e.kind for e in b.entries()} <= set(shown.stdout.replace(":", " ").split())
     assert all(e.entry_id[:12] in shown.stdout for e in b.entries())
+    # the default is a summary: counts per kind and the newest entries, each whole
+    summary = run_cli("ledger", "show", "--last", "5", cwd=folder)
+    entries = b.entries()
+    assert f"{len(entries)} entries (" in summary.stdout and "--details lists every one" in summary.stdout
+    assert all(e.entry_id[:12] in summary.stdout for e in entries[-5:])
+    listed = {int(line.split(":")[1]) for line in summary.stdout.splitlines() if line.startswith("- seq:")}
+    assert listed == {e.seq for e in entries[-5:]}
     decision = next(e for e in b.entries() if e.kind == "decision")
     status = run_cli("ledger", "status", decision.entry_id, cwd=folder)
     assert status.returncode == 0, status.stderr

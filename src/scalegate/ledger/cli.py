@@ -71,8 +71,11 @@ def show(
     db: DbOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     kind: Annotated[str | None, typer.Option(help="Only entries of this kind.")] = None,
+    details: Annotated[bool, typer.Option("--details", help="Every entry, not only the newest.")] = False,
+    last: Annotated[int, typer.Option(min=1, help="How many of the newest entries the summary lists.")] = 20,
 ) -> None:
-    """List the entries (oldest first)."""
+    """A summary of the ledger: entries per kind and the newest entries (oldest first);
+    `--details` lists every entry, `--json` gives them all as data."""
     from typing import get_args
 
     from scalegate.ledger.records import EntryKind
@@ -85,6 +88,16 @@ def show(
         sys.stdout.write(json.dumps([e.model_dump(mode="json") for e in entries], indent=2) + "\n")
         return
     print_override_flags(ledger)
+    shown = entries if details else entries[-last:]
+    if len(shown) < len(entries):
+        counts: dict[str, int] = {}
+        for e in entries:
+            counts[e.kind] = counts.get(e.kind, 0) + 1
+        out.print(
+            f"{len(entries)} entries ({', '.join(f'{n} {k}' for k, n in counts.items())}); the newest "
+            f"{len(shown)} below, --details lists every one",
+            highlight=False,
+        )
     rows = [
         [
             str(e.seq),
@@ -94,7 +107,7 @@ def show(
             ", ".join(f"{s.role}:{s.key_id[:8]}" for s in e.signatures),
             _summary(e),
         ]
-        for e in entries
+        for e in shown
     ]
     print_records(
         out, f"Ledger {ledger.url}", ("seq", "id", "kind", "time (UTC)", "signed by", "summary"), rows
