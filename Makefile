@@ -29,6 +29,7 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks scripts examples
 	$(BIN)/ruff format --check src tests benchmarks scripts examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Hypothesis-driven fuzzing, FUZZ_SECONDS (10 minutes) a target, each with its corpus replay; each
 # prints inputs, inputs per second, outcomes, slowest call and corpus size. Every target runs even

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from scalegate.gates import decide
 from scalegate.policy import load_policy, preset_names
-from scalegate.policy.compare import compare_policies, to_markdown
-from scalegate.policy.diff import assess_changes, changes_markdown
-from scalegate.policy.grade import grade_policy
-from scalegate.policy.lint import lint_policy
+from scalegate.review.compare import compare_policies, to_markdown
+from scalegate.review.diff import assess_changes, changes_markdown
+from scalegate.review.grade import grade_policy
+from scalegate.review.lint import lint_policy
 from scalegate.scoring import build_scorecard
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "presets.md"

@@ -132,7 +132,7 @@ def _piped(*args: str, cwd: Path, columns: int = 80) -> subprocess.CompletedProc
 
 
 def test_lint_shows_a_summary_by_default_and_everything_with_details(tmp_path: Path) -> None:
-    from scalegate.policy.lint import RULES, lint_policy
+    from scalegate.review.lint import RULES, lint_policy
 
     findings = lint_policy(load_policy("xai-rmf-draft").policy)
     infos = [f for f in findings if f.severity == "info"]

@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.stats import estimate_proportion
 from scalegate.gates import ActionStatus, decide
-from scalegate.policy.lint import lint_policy
 from scalegate.policy.schema import DEFAULT_ACTIONS, EvidenceStatus, Policy
+from scalegate.review.lint import lint_policy
 from scalegate.scoring import build_scorecard
 
 LEVELS = ["low", "medium", "high", "critical"]

@@ -620,7 +620,7 @@ def policy_compare(
     """Side by side: domains, thresholds, triggers, buffers, elicitation, decision rules,
     protections, governance, commitments and grades of several policies."""
     from scalegate.policy import load_policy, preset_names
-    from scalegate.policy.compare import compare_policies, to_html, to_markdown, to_rich_table
+    from scalegate.review.compare import compare_policies, to_html, to_markdown, to_rich_table
 
     _check_format(fmt, ("terminal", "markdown", "html"))
     names = policies or preset_names()
@@ -646,7 +646,7 @@ def policy_diff(
     """What got stronger or weaker between two versions of a policy: thresholds raised or
     lowered, buffers removed, commitments hedged, domains dropped. Exit 0 either way."""
     from scalegate.policy import load_policy
-    from scalegate.policy.diff import assess_changes, changes_markdown, changes_table
+    from scalegate.review.diff import assess_changes, changes_markdown, changes_table
 
     changes = assess_changes(load_policy(old).policy, load_policy(new).policy)
     if fmt == "html":
@@ -665,7 +665,7 @@ def _short_name(ref: str) -> str:
 
 
 def _grades(loaded: list[tuple[str, Any]]) -> dict[str, dict[str, str]]:
-    from scalegate.policy.grade import grade_policy
+    from scalegate.review.grade import grade_policy
 
     out: dict[str, dict[str, str]] = {}
     for name, pol in loaded:
@@ -693,8 +693,8 @@ def policy_lint(
     info notes, why each finding matters, how to fix it and the source of the criticism.
     Exit 3 when any finding is an error."""
     from scalegate.policy import load_policy
-    from scalegate.policy.grade import grade_policy, grades_json, render_grades
-    from scalegate.policy.lint import RULES, findings_json, has_errors, lint_policy, render_findings
+    from scalegate.review.grade import grade_policy, grades_json, render_grades
+    from scalegate.review.lint import RULES, findings_json, has_errors, lint_policy, render_findings
 
     unknown = [r for r in ignore if r not in RULES and r not in {x.name for x in RULES.values()}]
     if unknown:

@@ -7,7 +7,8 @@ import re
 import pytest
 from rich.console import Console
 
-from scalegate.policy.compare import (
+from scalegate.policy.schema import Policy, Protection
+from scalegate.review.compare import (
     ABSENT,
     PolicyComparison,
     compare_policies,
@@ -16,7 +17,6 @@ from scalegate.policy.compare import (
     to_markdown,
     to_rich_table,
 )
-from scalegate.policy.schema import Policy, Protection
 from tests.builders import policy_from, reference_policy
 
 FULL = """

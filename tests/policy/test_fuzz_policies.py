@@ -49,9 +49,9 @@ from hypothesis.control import current_build_context
 from rich.console import Console
 
 from scalegate.errors import InputError
-from scalegate.policy.grade import grade_policy, grades_json, render_grades
-from scalegate.policy.lint import findings_json, lint_policy, render_findings
 from scalegate.policy.loader import parse_policy, preset_names, preset_text
+from scalegate.review.grade import grade_policy, grades_json, render_grades
+from scalegate.review.lint import findings_json, lint_policy, render_findings
 from tests.fuzzing import BUDGET_S, Tally, cli_prints_refusal, run_campaign
 
 CORPUS = Path(__file__).parent / "fuzz_corpus"

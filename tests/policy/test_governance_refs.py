@@ -9,9 +9,9 @@ import textwrap
 import pytest
 
 from scalegate.errors import PolicyError
-from scalegate.policy.lint import lint_policy
 from scalegate.policy.loader import parse_policy, preset_names, preset_text
 from scalegate.policy.schema import DEFAULT_ACTIONS, SIGNOFF_SPECIAL_KEYS
+from scalegate.review.lint import lint_policy
 
 BASE = textwrap.dedent(
     """\

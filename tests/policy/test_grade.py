@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from scalegate.policy.grade import (
+from scalegate.review.grade import (
     RUBRIC,
     Grades,
     grade_policy,
@@ -17,7 +17,7 @@ from scalegate.policy.grade import (
     letter,
     render_grades,
 )
-from scalegate.policy.lint import RULES, lint_policy
+from scalegate.review.lint import RULES, lint_policy
 from tests.builders import policy_from, reference_policy
 from tests.policy.test_lint import COMPLIANT, del_, mutated, set_
 

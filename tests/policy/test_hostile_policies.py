@@ -552,7 +552,7 @@ def _at_the_limits(**extra: object) -> str:
 
 
 def test_lint_of_a_policy_at_the_limits_stays_fast() -> None:
-    from scalegate.policy.lint import lint_policy
+    from scalegate.review.lint import lint_policy
 
     policy = parse_policy(_at_the_limits()).policy
     start = time.perf_counter()

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from rich.console import Console
 
-from scalegate.policy.lint import (
+from scalegate.policy.schema import CommitmentKind, Policy
+from scalegate.review.lint import (
     RULES,
     Finding,
     findings_json,
@@ -22,7 +23,6 @@ from scalegate.policy.lint import (
     render_findings,
     sorted_findings,
 )
-from scalegate.policy.schema import CommitmentKind, Policy
 from tests.builders import policy_from, reference_policy
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "lint.md"

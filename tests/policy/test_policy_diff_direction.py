@@ -16,7 +16,8 @@ import pytest
 import yaml
 from rich.console import Console
 
-from scalegate.policy.diff import (
+from scalegate.policy.schema import Policy
+from scalegate.review.diff import (
     Change,
     assess_changes,
     changes_markdown,
@@ -24,7 +25,6 @@ from scalegate.policy.diff import (
     changes_table,
     diff_policies,
 )
-from scalegate.policy.schema import Policy
 from tests.builders import policy_from, reference_policy
 
 BASE = """

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from scalegate.policy.diff import assess_changes
-from scalegate.policy.grade import grade_policy
 from scalegate.policy.loader import preset_names, preset_text
 from scalegate.policy.schema import Policy
+from scalegate.review.diff import assess_changes
+from scalegate.review.grade import grade_policy
 
 Data = dict[str, Any]
 Mutation = Callable[[Data], Data | None]

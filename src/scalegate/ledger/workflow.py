@@ -314,8 +314,8 @@ def record_action(ledger: Ledger, decision_id: str, action: str, key: SigningKey
 def propose_policy(ledger: Ledger, loaded: Any, key: SigningKey) -> Entry:
     """Announce a new policy version: its text, its diff against the policy in force, and the
     approvals and notice the policy in force requires before it can be adopted."""
-    from scalegate.policy.diff import diff_policies
     from scalegate.policy.loader import parse_policy
+    from scalegate.review.diff import diff_policies
 
     current = policy_in_force(ledger)
     if current is None:

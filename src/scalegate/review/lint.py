@@ -25,6 +25,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
+from scalegate.gates import ActionStatus, decide
 from scalegate.policy.schema import (
     Cited,
     CommitmentKind,
@@ -36,6 +37,7 @@ from scalegate.policy.schema import (
     Threshold,
     ThresholdCondition,
 )
+from scalegate.scoring import build_scorecard
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -1160,9 +1162,6 @@ def _hedged(policy: Policy) -> Iterator[Hit]:
 )
 def _allows_without_evidence(policy: Policy) -> Iterator[Hit]:
     # the gate itself decides: one algebra, no second reading of the conditions here
-    from scalegate.gates import ActionStatus, decide
-    from scalegate.scoring import build_scorecard
-
     decision = decide(policy, build_scorecard(policy, {}), set())
     allowed = [a for a, d in decision.actions.items() if d.status is ActionStatus.allowed]
     if allowed:

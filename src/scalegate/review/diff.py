@@ -22,7 +22,6 @@ from pydantic import BaseModel
 from rich.table import Table
 from rich.text import Text
 
-from scalegate.policy.compare import domain_category, security_level
 from scalegate.policy.schema import (
     Commitment,
     Domain,
@@ -34,6 +33,7 @@ from scalegate.policy.schema import (
     Threshold,
     ThresholdCondition,
 )
+from scalegate.review.compare import domain_category, security_level
 
 T = TypeVar("T")
 

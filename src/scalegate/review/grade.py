@@ -19,7 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from scalegate.policy.lint import (
+from scalegate.policy.schema import CommitmentKind, Policy, Response
+from scalegate.review.lint import (
     Finding,
     capability_conditioned,
     lint_policy,
@@ -27,7 +28,6 @@ from scalegate.policy.lint import (
     response_clause,
     training_actions,
 )
-from scalegate.policy.schema import CommitmentKind, Policy, Response
 
 Letter = Literal["A", "B", "C", "D", "F"]
 # lowest points for each letter; points = 4 * criteria met / criteria
