@@ -30,6 +30,7 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks scripts examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_complexity.py
 
 # Hypothesis-driven fuzzing, FUZZ_SECONDS (10 minutes) a target, each with its corpus replay; each
 # prints inputs, inputs per second, outcomes, slowest call and corpus size. Every target runs even

@@ -8,6 +8,7 @@ protection a response requires before it is in place.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -56,36 +57,45 @@ class Fact(BaseModel):
     inner: list[Fact] = Field(default_factory=list)  # `not`: what did not hold
 
     def text(self) -> str:
-        shown = ", ".join(c.describe() for c in self.comparisons)
-        if self.kind == "baseline":
-            return f"{self.domain} {self.view}-mitigation level {self.level} (baseline)"
-        if self.kind == "level":
-            name = f"{self.level} ({self.label})" if self.label else self.level
-            why = (
-                "; ".join(c.describe() for c in self.comparisons)
-                if self.operationalized
-                else "threshold is prose only (not operationalized)"
-            ) or str(self.status).replace("_", " ")
-            return f"{self.domain} {self.view}-mitigation level {name}: {why}"
-        if self.kind == "alert":
-            return f"{self.domain} alert for '{self.level}': " + "; ".join(
-                c.describe() for c in self.comparisons
-            )
-        if self.kind == "no_alert":
-            return "no alert fired"
-        if self.kind == "evidence":
-            return f"evidence for '{self.eval_id}' is {self.status}"
-        if self.kind == "inconclusive":
-            suffix = " (post-mitigation)" if self.view == "post" else ""
-            how = "inconclusive" if all(c.state == "inconclusive" for c in self.comparisons) else "undecided"
-            return f"{self.domain} '{self.level}' is {how}: {shown}{suffix}"
-        if self.kind == "scorecard_inconclusive":
-            return "the scorecard is inconclusive"
-        if self.kind == "compute":
-            if self.value is None:
-                return f"{self.quantity} unknown (limit {self.limit:.3g} FLOP)"
-            return f"{self.quantity} {self.value:.3g} >= {self.limit:.3g} FLOP"
-        return f"not ({'; '.join(f.text() for f in self.inner) or 'false'})"
+        return _TEXT[self.kind](self)
+
+
+def _comparisons(f: Fact, sep: str = "; ") -> str:
+    return sep.join(c.describe() for c in f.comparisons)
+
+
+def _level_text(f: Fact) -> str:
+    name = f"{f.level} ({f.label})" if f.label else f.level
+    why = (_comparisons(f) if f.operationalized else "threshold is prose only (not operationalized)") or str(
+        f.status
+    ).replace("_", " ")
+    return f"{f.domain} {f.view}-mitigation level {name}: {why}"
+
+
+def _undecided_text(f: Fact) -> str:
+    how = "inconclusive" if all(c.state == "inconclusive" for c in f.comparisons) else "undecided"
+    suffix = " (post-mitigation)" if f.view == "post" else ""
+    return f"{f.domain} '{f.level}' is {how}: {_comparisons(f, ', ')}{suffix}"
+
+
+def _compute_text(f: Fact) -> str:
+    if f.value is None:
+        return f"{f.quantity} unknown (limit {f.limit:.3g} FLOP)"
+    return f"{f.quantity} {f.value:.3g} >= {f.limit:.3g} FLOP"
+
+
+#: The sentence of each kind of fact: rendering only, never compared (`same_decision`).
+_TEXT: dict[str, Callable[[Fact], str]] = {
+    "baseline": lambda f: f"{f.domain} {f.view}-mitigation level {f.level} (baseline)",
+    "level": _level_text,
+    "alert": lambda f: f"{f.domain} alert for '{f.level}': {_comparisons(f)}",
+    "no_alert": lambda f: "no alert fired",
+    "evidence": lambda f: f"evidence for '{f.eval_id}' is {f.status}",
+    "inconclusive": _undecided_text,
+    "scorecard_inconclusive": lambda f: "the scorecard is inconclusive",
+    "compute": _compute_text,
+    "not": lambda f: f"not ({'; '.join(x.text() for x in f.inner) or 'false'})",
+}
 
 
 Fact.model_rebuild()
@@ -316,6 +326,68 @@ def _matches(policy: Policy, cond: ResponseCondition, card: Scorecard) -> _Match
     )
 
 
+class _Tally:
+    """What the responses that apply add up to, per action: reasons against it, protections
+    and safety cases required before it, roles to inform."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.actions = list(policy.actions)
+        self.reasons: dict[str, list[Reason]] = {a: [] for a in self.actions}
+        self.required: dict[str, set[str]] = {a: set() for a in self.actions}
+        self.cases: dict[str, set[str]] = {a: set() for a in self.actions}
+        gov = policy.governance
+        self.notify: dict[str, set[str]] = {
+            a: set(gov.inform_before.get(a, []) if gov else []) for a in self.actions
+        }
+
+    def apply(
+        self,
+        resp: Any,
+        clause: str,
+        match: _Match,
+        in_place: set[str],
+        cases: dict[str, CaseResult],
+    ) -> None:
+        def reason(action: str, kind: str, summary: str) -> None:
+            self.reasons[action].append(
+                Reason(
+                    clause=clause,
+                    kind=kind,
+                    summary=summary,
+                    facts=match.facts,
+                    evals=match.evals,
+                    records=match.records,
+                )
+            )
+
+        for action in self.actions:
+            self.notify[action].update(resp.notify)
+        for action in resp.block:
+            reason(action, "block", resp.description or clause)
+        req = resp.require
+        if req is None:
+            return
+        for action in req.before or self.actions:
+            self.required[action].update(req.protections)
+            missing = [p for p in req.protections if p not in in_place]
+            if missing:
+                reason(
+                    action, "missing_protection", f"requires {', '.join(missing)} in place before {action}"
+                )
+            if req.safety_case is None:
+                continue
+            self.cases[action].add(req.safety_case)
+            case = cases.get(req.safety_case)
+            if case is None or not case.supported:
+                gaps = case.missing if case is not None else ["no case was submitted"]
+                reason(
+                    action,
+                    "missing_safety_case",
+                    f"requires an affirmative safety case '{req.safety_case}' before {action}: "
+                    + "; ".join(gaps),
+                )
+
+
 def decide(
     policy: Policy,
     scorecard: Scorecard,
@@ -324,13 +396,7 @@ def decide(
 ) -> Decision:
     """`cases`: the checked safety cases by requirement name; an absent one is unsupported."""
     cases = cases or {}
-    reasons: dict[str, list[Reason]] = {a: [] for a in policy.actions}
-    required: dict[str, set[str]] = {a: set() for a in policy.actions}
-    required_cases: dict[str, set[str]] = {a: set() for a in policy.actions}
-    gov = policy.governance
-    notify: dict[str, set[str]] = {
-        a: set(gov.inform_before.get(a, []) if gov else []) for a in policy.actions
-    }
+    tally = _Tally(policy)
     applied: list[AppliedResponse] = []
     for i, resp in enumerate(policy.responses):
         match = _matches(policy, resp.if_, scorecard)
@@ -346,52 +412,8 @@ def decide(
                 records=match.records,
             )
         )
-        for action in policy.actions:
-            notify[action].update(resp.notify)
-        summary = resp.description or clause
-        for action in resp.block:
-            reasons[action].append(
-                Reason(
-                    clause=clause,
-                    kind="block",
-                    summary=summary,
-                    facts=match.facts,
-                    evals=match.evals,
-                    records=match.records,
-                )
-            )
-        if resp.require is not None:
-            for action in resp.require.before or policy.actions:
-                required[action].update(resp.require.protections)
-                missing = [p for p in resp.require.protections if p not in protections_in_place]
-                if missing:
-                    reasons[action].append(
-                        Reason(
-                            clause=clause,
-                            kind="missing_protection",
-                            summary=f"requires {', '.join(missing)} in place before {action}",
-                            facts=match.facts,
-                            evals=match.evals,
-                            records=match.records,
-                        )
-                    )
-                name = resp.require.safety_case
-                if name is not None:
-                    required_cases[action].add(name)
-                    case = cases.get(name)
-                    if case is None or not case.supported:
-                        gaps = case.missing if case is not None else ["no case was submitted"]
-                        reasons[action].append(
-                            Reason(
-                                clause=clause,
-                                kind="missing_safety_case",
-                                summary=f"requires an affirmative safety case '{name}' before {action}: "
-                                + "; ".join(gaps),
-                                facts=match.facts,
-                                evals=match.evals,
-                                records=match.records,
-                            )
-                        )
+        tally.apply(resp, clause, match, protections_in_place, cases)
+    reasons, required, required_cases, notify = tally.reasons, tally.required, tally.cases, tally.notify
     signoff = policy.governance.signoff if policy.governance else {}
     actions = {
         a: ActionDecision(

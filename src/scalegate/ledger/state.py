@@ -175,102 +175,148 @@ OPERATOR_KINDS = {
 
 
 def _check_kind(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
-    p = e.payload
+    """The rules of the entry's kind, applied against the state so far."""
     if e.kind in OPERATOR_KINDS and "operator" not in roles:
         bad(f"a {e.kind} entry must be signed in the operator role")
-    if e.kind == "key_registered":
-        kid, pub = p.get("key_id"), p.get("public_key")
-        if not isinstance(pub, str) or not is_hex(pub) or key_id_of(pub) != kid:
-            bad("key_id does not match the registered public key")
-            return
-        problems = []
-        if SELF not in roles:
-            problems.append("a key registration must be signed by the key itself")
-        if state.keys and ADMIN not in roles:
-            problems.append("a key registration after the first must be signed by an admin key")
-        if kid in state.keys:
-            problems.append(f"key {kid} is already registered")
+    rule = _KIND_RULES.get(e.kind)
+    if rule is not None:
+        rule(e, roles, state, bad)
+
+
+def _key_registered(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
+    p = e.payload
+    kid, pub = p.get("key_id"), p.get("public_key")
+    if not isinstance(pub, str) or not is_hex(pub) or key_id_of(pub) != kid:
+        bad("key_id does not match the registered public key")
+        return
+    problems = []
+    if SELF not in roles:
+        problems.append("a key registration must be signed by the key itself")
+    if state.keys and ADMIN not in roles:
+        problems.append("a key registration after the first must be signed by an admin key")
+    if kid in state.keys:
+        problems.append(f"key {kid} is already registered")
+    for problem in problems:
+        bad(problem)
+    if not problems:  # an invalid registration registers nothing: what that key signs is named too
+        state.keys[kid] = KeyState(public_hex=pub, roles=set(p.get("roles") or []), entry=e)
+
+
+def _key_revoked(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
+    p = e.payload
+    kid = p.get("key_id")
+    if kid not in state.keys:
+        bad(f"revokes unknown key {kid}")
+    elif not roles & {ADMIN, SELF}:
+        bad("a revocation must be signed by an admin key or the key itself")
+    else:
+        state.keys[kid].revoked = True
+
+
+def _policy_text(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
+    p = e.payload
+    text = p.get("text")
+    if not isinstance(text, str) or sha256_hex(text.encode()) != p.get("sha256"):
+        bad("policy text does not match its sha256")
+    elif e.kind == "policy_adopted":
+        if state.in_force is not None:
+            _check_change_process(e, state, bad)
+        state.policies[p["sha256"]] = text
+        state.in_force, state.in_force_entry = p["sha256"], e
+
+
+def _policy_approval(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
+    p = e.payload
+    _ref(e, state, "proposal_entry", "policy_proposed", bad)
+    if p.get("role") not in roles:
+        bad(f"no valid signature for the role '{p.get('role')}' this approval is made in")
+    else:
+        state.approvals.setdefault(str(p.get("proposal_entry")), set()).add(str(p["role"]))
+
+
+def _assessment(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
+    p = e.payload
+    if p.get("policy", {}).get("sha256") != state.in_force:
+        bad("assessed under a policy that is not the one in force in this ledger")
+
+
+def _decision(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
+    p = e.payload
+    _check_decision(e, state, bad)
+    ref = p.get("assessment_entry")
+    state.latest.see(e, state.entries.get(ref) if isinstance(ref, str) else None)
+
+
+def _signoff(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
+    p = e.payload
+    decision = _ref(e, state, "decision_entry", "decision", bad)
+    role = p.get("role")
+    if role not in roles:
+        bad(f"no valid signature for the role '{role}' this {e.kind} is made in")
+    elif decision is not None:
+        held = state.signoffs if e.kind == "signoff" else state.refusals
+        held.setdefault((decision.entry_id, str(p.get("action"))), set()).add(role)
+
+
+def _override(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
+    p = e.payload
+    decision = _ref(e, state, "decision_entry", "decision", bad)
+    need = set(p.get("required_roles") or [])
+    problems = [] if p.get("justification") else ["an override needs a justification"]
+    if decision is not None:
+        policy_roles = set(_policy_signoff(decision, state).get("override", []))
+        if not policy_roles:
+            problems.append(
+                "the policy names no override roles (governance.signoff.override): none is possible"
+            )
+        elif not need >= policy_roles:
+            problems.append(f"override claims fewer roles than the policy requires ({sorted(policy_roles)})")
+        if policy_roles and not roles >= policy_roles | need:
+            problems.append(
+                f"override lacks valid signatures for roles {sorted((policy_roles | need) - roles)}"
+            )
         for problem in problems:
             bad(problem)
-        if not problems:  # an invalid registration registers nothing: what that key signs is named too
-            state.keys[kid] = KeyState(public_hex=pub, roles=set(p.get("roles") or []), entry=e)
-    elif e.kind == "key_revoked":
-        kid = p.get("key_id")
-        if kid not in state.keys:
-            bad(f"revokes unknown key {kid}")
-        elif not roles & {ADMIN, SELF}:
-            bad("a revocation must be signed by an admin key or the key itself")
-        else:
-            state.keys[kid].revoked = True
-    elif e.kind in ("policy_proposed", "policy_adopted"):
-        text = p.get("text")
-        if not isinstance(text, str) or sha256_hex(text.encode()) != p.get("sha256"):
-            bad("policy text does not match its sha256")
-        elif e.kind == "policy_adopted":
-            if state.in_force is not None:
-                _check_change_process(e, state, bad)
-            state.policies[p["sha256"]] = text
-            state.in_force, state.in_force_entry = p["sha256"], e
-    elif e.kind == "policy_approval":
-        _ref(e, state, "proposal_entry", "policy_proposed", bad)
-        if p.get("role") not in roles:
-            bad(f"no valid signature for the role '{p.get('role')}' this approval is made in")
-        else:
-            state.approvals.setdefault(str(p.get("proposal_entry")), set()).add(str(p["role"]))
-    elif e.kind == "assessment":
-        if p.get("policy", {}).get("sha256") != state.in_force:
-            bad("assessed under a policy that is not the one in force in this ledger")
-    elif e.kind == "decision":
-        _check_decision(e, state, bad)
-        ref = p.get("assessment_entry")
-        state.latest.see(e, state.entries.get(ref) if isinstance(ref, str) else None)
-    elif e.kind in ("signoff", "signoff_refused"):
-        decision = _ref(e, state, "decision_entry", "decision", bad)
-        role = p.get("role")
-        if role not in roles:
-            bad(f"no valid signature for the role '{role}' this {e.kind} is made in")
-        elif decision is not None:
-            held = state.signoffs if e.kind == "signoff" else state.refusals
-            held.setdefault((decision.entry_id, str(p.get("action"))), set()).add(role)
-    elif e.kind == "override":
-        decision = _ref(e, state, "decision_entry", "decision", bad)
-        need = set(p.get("required_roles") or [])
-        problems = [] if p.get("justification") else ["an override needs a justification"]
-        if decision is not None:
-            policy_roles = set(_policy_signoff(decision, state).get("override", []))
-            if not policy_roles:
-                problems.append(
-                    "the policy names no override roles (governance.signoff.override): none is possible"
-                )
-            elif not need >= policy_roles:
-                problems.append(
-                    f"override claims fewer roles than the policy requires ({sorted(policy_roles)})"
-                )
-            if policy_roles and not roles >= policy_roles | need:
-                problems.append(
-                    f"override lacks valid signatures for roles {sorted((policy_roles | need) - roles)}"
-                )
-            for problem in problems:
-                bad(problem)
-            if not problems:  # an invalid override allows nothing: the action it was for is named too
-                state.overrides.add((decision.entry_id, str(p.get("action"))))
-        else:
-            for problem in problems:
-                bad(problem)
-    elif e.kind == "audit_statement":
-        covered = p.get("covers") or {}
-        target = state.by_seq.get(covered.get("seq"))  # type: ignore[arg-type]
-        if covered.get("seq") == 0 and covered.get("hash") == GENESIS:
-            target = None
-        elif target is None or target.entry_hash != covered.get("hash"):
-            bad("audit statement covers a ledger state that does not match this chain")
-    elif e.kind == "action_taken":
-        decision = _ref(e, state, "decision_entry", "decision", bad)
-        if decision is not None:
-            newer = state.latest.superseded_by(decision.entry_id)
-            if newer is not None:
-                bad(f"cites decision {decision.entry_id[:12]}, superseded by {newer[:12]} for the same model")
-            _check_action(e, decision, state, bad)
+        if not problems:  # an invalid override allows nothing: the action it was for is named too
+            state.overrides.add((decision.entry_id, str(p.get("action"))))
+    else:
+        for problem in problems:
+            bad(problem)
+
+
+def _audit_statement(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
+    p = e.payload
+    covered = p.get("covers") or {}
+    target = state.by_seq.get(covered.get("seq"))  # type: ignore[arg-type]
+    if covered.get("seq") == 0 and covered.get("hash") == GENESIS:
+        target = None
+    elif target is None or target.entry_hash != covered.get("hash"):
+        bad("audit statement covers a ledger state that does not match this chain")
+
+
+def _action_taken(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
+    decision = _ref(e, state, "decision_entry", "decision", bad)
+    if decision is not None:
+        newer = state.latest.superseded_by(decision.entry_id)
+        if newer is not None:
+            bad(f"cites decision {decision.entry_id[:12]}, superseded by {newer[:12]} for the same model")
+        _check_action(e, decision, state, bad)
+
+
+_KIND_RULES: dict[str, Callable[[Entry, set[str], LedgerState, Any], None]] = {
+    "key_registered": _key_registered,
+    "key_revoked": _key_revoked,
+    "policy_proposed": _policy_text,
+    "policy_adopted": _policy_text,
+    "policy_approval": _policy_approval,
+    "assessment": _assessment,
+    "decision": _decision,
+    "signoff": _signoff,
+    "signoff_refused": _signoff,
+    "override": _override,
+    "audit_statement": _audit_statement,
+    "action_taken": _action_taken,
+}
 
 
 def _check_change_process(e: Entry, state: LedgerState, bad: Any) -> None:

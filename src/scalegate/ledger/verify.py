@@ -123,36 +123,46 @@ def verify_entries(
         prev_hash, expected_seq, last_time = e.entry_hash, e.seq + 1, max(last_time, e.created_at)
     last_seq = expected_seq - 1
     if anchor is not None:
-        seq, h = anchor
-        found = state.by_seq.get(seq)
-        if found is None and seq > last_seq:
-            problems.append(
-                Problem(
-                    seq,
-                    None,
-                    f"the ledger ends at entry {last_seq} but a published checkpoint shows entry {seq}: "
-                    f"{_range(last_seq + 1, seq)} missing (truncated or rolled back)",
-                )
-            )
-        elif found is None or found.entry_hash != h:
-            problems.append(Problem(seq, None, f"anchor mismatch: entry {seq} should have hash {h}"))
+        problems += _anchor_problems(anchor, state, last_seq)
     if head is not None:
-        seq, h = head
-        end = state.by_seq.get(last_seq)
-        if seq > last_seq:
-            problems.append(
-                Problem(
-                    seq,
-                    None,
-                    f"the head row says the ledger ends at entry {seq} but the chain ends at {last_seq}: "
-                    f"{_range(last_seq + 1, seq)} deleted",
-                )
-            )
-        elif seq < last_seq or (end is not None and end.entry_hash != h) or (end is None and seq != 0):
-            problems.append(
-                Problem(seq, None, f"the head row ({seq}:{h[:12]}) does not match the chain's last entry")
-            )
+        problems += _head_problems(head, state, last_seq)
     return problems
+
+
+def _anchor_problems(anchor: tuple[int, str], state: LedgerState, last_seq: int) -> list[Problem]:
+    """A head published earlier must still be in the chain, with the same hash."""
+    seq, h = anchor
+    found = state.by_seq.get(seq)
+    if found is None and seq > last_seq:
+        return [
+            Problem(
+                seq,
+                None,
+                f"the ledger ends at entry {last_seq} but a published checkpoint shows entry {seq}: "
+                f"{_range(last_seq + 1, seq)} missing (truncated or rolled back)",
+            )
+        ]
+    if found is None or found.entry_hash != h:
+        return [Problem(seq, None, f"anchor mismatch: entry {seq} should have hash {h}")]
+    return []
+
+
+def _head_problems(head: tuple[int, str], state: LedgerState, last_seq: int) -> list[Problem]:
+    """The store's head row must be the chain's last entry (a deleted tail, an edited head)."""
+    seq, h = head
+    end = state.by_seq.get(last_seq)
+    if seq > last_seq:
+        return [
+            Problem(
+                seq,
+                None,
+                f"the head row says the ledger ends at entry {seq} but the chain ends at {last_seq}: "
+                f"{_range(last_seq + 1, seq)} deleted",
+            )
+        ]
+    if seq < last_seq or (end is not None and end.entry_hash != h) or (end is None and seq != 0):
+        return [Problem(seq, None, f"the head row ({seq}:{h[:12]}) does not match the chain's last entry")]
+    return []
 
 
 def _range(first: int, last: int) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -731,43 +732,9 @@ class Policy(Strict):
             out.append((("levels",), "level names must be unique"))
         if len(refs.actions) != len(self.actions):
             out.append((("actions",), "action names must be unique"))
-        for dname, domain in self.domains.items():
-            for level, thr in domain.thresholds.items():
-                loc: Loc = ("domains", dname, "thresholds", level)
-                if level not in refs.levels:
-                    out.append((loc, f"unknown level '{level}' (levels: {_listing(self.levels)})"))
-                elif level == self.levels[0]:
-                    out.append((loc, f"'{level}' is the baseline level and takes no threshold"))
-                for key, cond in (("when", thr.when), ("alert", thr.alert)):
-                    if cond is not None:
-                        out.extend(((*loc, key), p) for p in self._comparison_problems(cond))
+        out.extend(self._threshold_problems(refs))
         for i, resp in enumerate(self.responses):
-            rloc: Loc = ("responses", i)
-            out.extend(((*rloc, "if"), p) for p in self._condition_problems(resp.if_, refs))
-            for action in resp.block:
-                if action not in refs.actions:
-                    out.append(((*rloc, "block"), refs.unknown_action(action)))
-            if resp.require:
-                for action in resp.require.before or []:
-                    if action not in refs.actions:
-                        out.append(((*rloc, "require", "before"), refs.unknown_action(action)))
-                for prot in resp.require.protections:
-                    if prot not in self.protections:
-                        out.append(
-                            (
-                                (*rloc, "require", "protections"),
-                                f"protection '{prot}' is not declared under `protections:`",
-                            )
-                        )
-                case = resp.require.safety_case
-                if case is not None and case not in self.safety_cases:
-                    out.append(
-                        (
-                            (*rloc, "require", "safety_case"),
-                            f"safety case '{case}' is not declared under `safety_cases:`",
-                        )
-                    )
-            out.extend(((*rloc, "notify"), p) for p in refs.role_problems(resp.notify))
+            out.extend(self._response_problems(i, resp, refs))
         ids = [r.id for r in self.responses if r.id]
         if len(set(ids)) != len(ids):
             out.append((("responses",), "response ids must be unique"))
@@ -779,6 +746,42 @@ class Policy(Strict):
             )
         out.extend(self._elicitation_problems())
         return out
+
+    def _threshold_problems(self, refs: _Refs) -> Iterator[tuple[Loc, str]]:
+        for dname, domain in self.domains.items():
+            for level, thr in domain.thresholds.items():
+                loc: Loc = ("domains", dname, "thresholds", level)
+                if level not in refs.levels:
+                    yield loc, f"unknown level '{level}' (levels: {_listing(self.levels)})"
+                elif level == self.levels[0]:
+                    yield loc, f"'{level}' is the baseline level and takes no threshold"
+                for key, cond in (("when", thr.when), ("alert", thr.alert)):
+                    if cond is not None:
+                        yield from (((*loc, key), p) for p in self._comparison_problems(cond))
+
+    def _response_problems(self, i: int, resp: Response, refs: _Refs) -> Iterator[tuple[Loc, str]]:
+        rloc: Loc = ("responses", i)
+        yield from (((*rloc, "if"), p) for p in self._condition_problems(resp.if_, refs))
+        for action in resp.block:
+            if action not in refs.actions:
+                yield (*rloc, "block"), refs.unknown_action(action)
+        if resp.require:
+            for action in resp.require.before or []:
+                if action not in refs.actions:
+                    yield (*rloc, "require", "before"), refs.unknown_action(action)
+            for prot in resp.require.protections:
+                if prot not in self.protections:
+                    yield (
+                        (*rloc, "require", "protections"),
+                        f"protection '{prot}' is not declared under `protections:`",
+                    )
+            case = resp.require.safety_case
+            if case is not None and case not in self.safety_cases:
+                yield (
+                    (*rloc, "require", "safety_case"),
+                    f"safety case '{case}' is not declared under `safety_cases:`",
+                )
+        yield from (((*rloc, "notify"), p) for p in refs.role_problems(resp.notify))
 
     def profile(self, name: str) -> Profile | None:
         """A profile by name: the policy's own, else a built-in (zero_shot, few_shot_5, ...)."""
