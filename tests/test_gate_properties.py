@@ -241,3 +241,37 @@ def test_the_generator_makes_policies_that_block_and_allow() -> None:
 
     collect()
     assert seen == set(ActionStatus)
+
+
+def test_a_level_rule_above_every_threshold_does_not_cover_an_uncertainty_rule() -> None:
+    """Found by CI's Hypothesis run: the uncertainty rule's action was also gated by a level rule,
+    but at a level no threshold can reach, so a higher score that decided the medium threshold
+    allowed it. Lint L38 now names that policy, and the property excludes it."""
+    data: dict[str, Any] = {
+        "scalegate": 1,
+        "policy": {"name": "found", "version": "1"},
+        "levels": LEVELS,
+        "evals": {e: {"task": f"t/{e}"} for e in EVALS},
+        "domains": {
+            "d0": {
+                "title": "d",
+                "thresholds": {"medium": {"description": "m", "when": {"eval": "e2", "at_least": 0.2}}},
+            }
+        },
+        "protections": {"p1": "a protection"},
+        "responses": [
+            {
+                "if": {
+                    "any": [{"pre_mitigation_at_least": "high"}, {"evidence": ["missing", "inconclusive"]}]
+                },
+                "require": {"protections": ["p1"], "before": ["continue_training"]},
+            }
+        ],
+    }
+    policy = Policy.model_validate(data)
+    assert [f.rule for f in lint_policy(policy) if f.rule == "L38"] == ["L38"]
+    stats = policy.statistics
+    low = {e: _ok(e, 2, 20, stats.confidence, stats.interval) for e in EVALS}  # e2 inconclusive at 0.2
+    high = {**low, "e2": _ok("e2", 10, 20, stats.confidence, stats.interval)}  # e2 crosses medium
+    assert _ranks(policy, low)["continue_training"] == RANK[ActionStatus.blocked]
+    assert _ranks(policy, high)["continue_training"] == RANK[ActionStatus.allowed]  # what L38 warns of

@@ -33,7 +33,7 @@ from scalegate.evals.runner import (
     build_task,
     task_factory,
 )
-from scalegate.gates import Decision, decide
+from scalegate.gates import Decision, basis, decide
 from scalegate.plan import Checkpoint, Plan
 from scalegate.policy.loader import LoadedPolicy
 from scalegate.policy.schema import EvidenceStatus, Policy
@@ -222,9 +222,19 @@ def run_assessment(
         safety_cases=case_results,
         output_dir=str(out_dir),
     )
-    _write_json(out_dir / "assessment.json", result.model_dump(mode="json"))
+    _write_json(out_dir / "assessment.json", assessment_json(result, policy))
     (out_dir / "policy.yaml").write_text(loaded.text, encoding="utf-8")
     return result
+
+
+def assessment_json(result: Assessment, policy: Policy) -> dict[str, Any]:
+    """What `assessment.json` and `assess --json` hold: the assessment, and per action what
+    its status rests on (`basis`: the clauses that gate it, how many operational thresholds
+    the evidence ruled out). `basis` is derived for readers; the ledger records the
+    assessment without it, and nothing reads it back as an input."""
+    data = result.model_dump(mode="json")
+    data["basis"] = {a: b.model_dump(mode="json") for a, b in basis(policy, result.scorecard).items()}
+    return data
 
 
 def _run_record(

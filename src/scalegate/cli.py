@@ -356,12 +356,9 @@ def assess(
             f"Not recorded in a ledger ({exploratory}): this decision authorises nothing.\n", encoding="utf-8"
         )
     if as_json:
-        from scalegate.gates import basis
+        from scalegate.assessment import assessment_json
 
-        data = result.model_dump(mode="json")
-        grounds = basis(loaded.policy, result.scorecard)
-        data["basis"] = {a: b.model_dump(mode="json") for a, b in grounds.items()}
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.write(json.dumps(assessment_json(result, loaded.policy), indent=2) + "\n")
         if exploratory:
             err.print(f"[bold yellow]exploratory[/] (not recorded: {_e(exploratory)}); it authorises nothing")
     else:

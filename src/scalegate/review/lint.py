@@ -1224,7 +1224,9 @@ def _non_monotone_response(policy: Policy) -> Iterator[Hit]:
     "UNCERTAINTY_ONLY_GATE",
     "warning",
     checks="An action is held back by a response on undecided evidence (`evidence: [inconclusive]`, "
-    "or a level fact with `confirmed: false`) and by no response on a capability level.",
+    "or a level fact with `confirmed: false`), but not by level rules that every crossing of an "
+    "operational threshold triggers (a rule in a view the threshold applies to, at or below its "
+    "level, over its domain).",
     why="A rule on undecided evidence asks for more evidence, and a decided result in either "
     "direction satisfies it: a model whose higher score confirms the crossing then gets the action "
     "that an inconclusive score was refused, because no level rule holds it back.",
@@ -1234,23 +1236,55 @@ def _non_monotone_response(policy: Policy) -> Iterator[Hit]:
     "about.",
 )
 def _uncertainty_only_gate(policy: Policy) -> Iterator[Hit]:
-    by_level: set[str] = set()
+    covered = _crossing_gated_actions(policy)
     by_uncertainty: dict[str, list[int]] = {}
+    undecided = lambda c: "inconclusive" in (c.evidence or []) or c.confirmed is False  # noqa: E731
     for i, r in enumerate(policy.responses):
-        gated = _gated_actions(policy, r)
-        if any(f.confirmed is not False for f in _level_facts(r.if_)):
-            by_level |= gated
-        undecided = lambda c: "inconclusive" in (c.evidence or []) or c.confirmed is False  # noqa: E731
         if _any_fact(r.if_, undecided):
-            for a in gated:
+            for a in _gated_actions(policy, r):
                 by_uncertainty.setdefault(a, []).append(i)
     for action, where in by_uncertainty.items():
-        if action not in by_level:
+        if action not in covered:
             yield Hit(
                 f"responses[{where[0]}]",
-                f"{action} is held back on inconclusive evidence only: no level rule gates it, so a "
-                "confirmed crossing allows it",
+                f"{action} is held back on inconclusive evidence, but no level rule holds it back at "
+                "every threshold that can be crossed, so a confirmed crossing can allow it",
             )
+
+
+def _sufficient_level_facts(cond: ResponseCondition) -> Iterator[ResponseCondition]:
+    """Level facts that make the whole condition hold on their own (the condition itself, or a
+    branch of an `any:`), not counting `confirmed: false` (the precautionary state only)."""
+    if (cond.pre_mitigation_at_least or cond.post_mitigation_at_least) and cond.confirmed is not False:
+        yield cond
+    for child in cond.any or []:
+        yield from _sufficient_level_facts(child)
+
+
+def _crossing_gated_actions(policy: Policy) -> set[str]:
+    """Actions that any crossing of any operational threshold holds back: every such threshold
+    is reached, in a view it applies to, by a level rule at or below its level, over its domain."""
+    ranks = _ranks(policy)
+    thresholds: list[tuple[str, int, set[str]]] = [
+        (dname, ranks[level], {"pre", "post"} if thr.applies_to == "both" else {str(thr.applies_to)})
+        for dname, _d, level, thr, _clause in _thresholds(policy)
+        if thr.when is not None
+    ]
+    gates: dict[str, list[tuple[str, int, list[str] | None]]] = {a: [] for a in policy.actions}
+    for r in policy.responses:
+        for fact in _sufficient_level_facts(r.if_):
+            side = "pre" if fact.pre_mitigation_at_least else "post"
+            gate = (side, ranks.get(_fact_level(fact), len(policy.levels)), fact.domains)
+            for action in _gated_actions(policy, r):
+                gates.setdefault(action, []).append(gate)
+
+    def reached(action: str, dname: str, rank: int, sides: set[str]) -> bool:
+        return any(
+            side in sides and g_rank <= rank and (doms is None or dname in doms)
+            for side, g_rank, doms in gates[action]
+        )
+
+    return {a for a in gates if all(reached(a, *t) for t in thresholds)}
 
 
 @_rule(
