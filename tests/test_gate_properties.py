@@ -5,7 +5,8 @@ For every policy whose response conditions are monotone (no `not:`, no `alert: f
 
 - worse evidence never allows more: an eval's usable evidence replaced by any unusable
   status (missing, error, partial, unreliable, ...) or dropped, or its interval widened (so
-  a `below` may turn `inconclusive`), never moves an action from blocked to allowed or
+  a `below` may turn `inconclusive`; for the last, policies lint L22 names are left out: they
+  read an inconclusive result as ruled out on purpose), never moves an action from blocked to allowed or
   needs_signoff, nor from needs_signoff to allowed (one unusable status in place of another
   is not "worse" here: a rule naming `error` but not `missing` is the policy's choice);
 - higher scores never allow more: more successes on an eval (every generated threshold is
@@ -177,14 +178,29 @@ def _never_allows_more(
     )
 
 
+def _case(
+    data: st.DataObject, *, excluded_by: str | None = None, room: bool = False
+) -> tuple[Policy, dict[str, EvalEvidence], str]:
+    """A generated policy, evidence for its evals, and one eval with usable evidence to make
+    worse (`room`: one that can still score higher). `excluded_by`: the lint rule that names the
+    policies for which the property does not hold by the policy's own choice."""
+    policy = data.draw(policies())
+    if excluded_by is not None:
+        assume(not any(f.rule == excluded_by for f in lint_policy(policy)))
+    evidence = data.draw(evidence_sets(policy))
+    usable = [
+        e
+        for e, ev in evidence.items()
+        if ev.usable and (not room or ev.metrics["accuracy"].successes < ev.n_scored)
+    ]
+    assume(usable)
+    return policy, evidence, data.draw(st.sampled_from(usable))
+
+
 @given(data=st.data())
 @SETTINGS
 def test_unusable_evidence_never_allows_more(data: st.DataObject) -> None:
-    policy = data.draw(policies())
-    evidence = data.draw(evidence_sets(policy))
-    usable = [e for e, ev in evidence.items() if ev.usable]
-    assume(usable)
-    target = data.draw(st.sampled_from(usable))
+    policy, evidence, target = _case(data)
     status = data.draw(st.sampled_from(UNUSABLE))
     worse = {**evidence, target: _unusable(target, status)}
     _never_allows_more(policy, evidence, worse)
@@ -195,11 +211,9 @@ def test_unusable_evidence_never_allows_more(data: st.DataObject) -> None:
 @given(data=st.data())
 @SETTINGS
 def test_a_wider_interval_never_allows_more(data: st.DataObject) -> None:
-    policy = data.draw(policies())
-    evidence = data.draw(evidence_sets(policy))
-    usable = [e for e, ev in evidence.items() if ev.usable]
-    assume(usable)
-    target = data.draw(st.sampled_from(usable))
+    # `inconclusive_as: below` with nothing handling the precautionary state reads a widened,
+    # no longer confirmed crossing as ruled out: lint L22 names those policies
+    policy, evidence, target = _case(data, excluded_by="L22")
     est = evidence[target].metrics["accuracy"]
     # the same successes read at a higher confidence: an interval that contains the old one
     wide = estimate_proportion(est.successes, est.n, 0.999, est.method)
@@ -211,13 +225,8 @@ def test_a_wider_interval_never_allows_more(data: st.DataObject) -> None:
 @given(data=st.data())
 @SETTINGS
 def test_higher_scores_never_allow_more(data: st.DataObject) -> None:
-    policy = data.draw(policies())
     # an action held back on undecided evidence only is lint's L38 (a decided result lifts it)
-    assume(not any(f.rule == "L38" for f in lint_policy(policy)))
-    evidence = data.draw(evidence_sets(policy))
-    usable = [e for e, ev in evidence.items() if ev.usable and ev.metrics["accuracy"].successes < ev.n_scored]
-    assume(usable)
-    target = data.draw(st.sampled_from(usable))
+    policy, evidence, target = _case(data, excluded_by="L38", room=True)
     est = evidence[target].metrics["accuracy"]
     more = data.draw(st.integers(1, int(est.n - est.successes)))
     stats = policy.statistics
@@ -226,6 +235,39 @@ def test_higher_scores_never_allow_more(data: st.DataObject) -> None:
         target: _ok(target, int(est.successes) + more, est.n, stats.confidence, stats.interval),
     }
     _never_allows_more(policy, evidence, higher)
+
+
+def test_reading_inconclusive_as_below_is_named_by_lint() -> None:
+    """Found by an unseeded run: with `inconclusive_as: below` and no response for the
+    precautionary state, a wider interval turns a confirmed crossing into 'ruled out' and allows
+    what it blocked. That is the policy's stated reading, and lint L22 names it."""
+    data: dict[str, Any] = {
+        "scalegate": 1,
+        "policy": {"name": "found", "version": "1"},
+        "levels": LEVELS,
+        "statistics": {"confidence": 0.9, "interval": "wilson", "inconclusive_as": "below"},
+        "evals": {e: {"task": f"t/{e}"} for e in EVALS},
+        "domains": {
+            "d0": {
+                "title": "d",
+                "thresholds": {"medium": {"description": "m", "when": {"eval": "e0", "at_least": 0.2}}},
+            }
+        },
+        "protections": {"p1": "a protection"},
+        "responses": [
+            {
+                "if": {"pre_mitigation_at_least": "medium"},
+                "require": {"protections": ["p1"], "before": ["continue_training"]},
+            }
+        ],
+    }
+    policy = Policy.model_validate(data)
+    assert "L22" in {f.rule for f in lint_policy(policy)}
+    narrow = {e: _ok(e, 7, 20, 0.9, "wilson") for e in EVALS}  # e0 [0.202, 0.533]: crosses 0.2
+    est = narrow["e0"].metrics["accuracy"]
+    wide = {**narrow, "e0": narrow["e0"].model_copy(update={"metrics": {"accuracy": est.at(0.999)}})}
+    assert _ranks(policy, narrow)["continue_training"] == RANK[ActionStatus.blocked]
+    assert _ranks(policy, wide)["continue_training"] == RANK[ActionStatus.allowed]  # what L22 warns of
 
 
 def test_the_generator_makes_policies_that_block_and_allow() -> None:

@@ -729,6 +729,17 @@ def test_cannot_rule_out_handled_by_an_unconfirmed_level_response() -> None:
         "block": ["open_weights"],
     }
     policy = mutated(set_("statistics.inconclusive_as", "below"), lambda d: d["responses"].append(extra))
+    # the precaution holds back open_weights only: the actions level rules hold back are named
+    [found] = lint_policy(policy)
+    assert (
+        found.rule == "L22"
+        and "before continue_training, external_deployment, internal_deployment" in found.message
+    )
+    everything = {
+        **extra,
+        "block": ["continue_training", "internal_deployment", "external_deployment", "open_weights"],
+    }
+    policy = mutated(set_("statistics.inconclusive_as", "below"), lambda d: d["responses"].append(everything))
     assert lint_policy(policy) == []
 
 

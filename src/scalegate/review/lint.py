@@ -668,7 +668,9 @@ def _weak_elicitation(policy: Policy) -> Iterator[Hit]:
     "CANNOT_RULE_OUT_SEMANTICS",
     "warning",
     checks="`statistics.inconclusive_as` is `below` and no blocking or requiring response handles the "
-    "precautionary state (a level fact with `confirmed: false`, or `evidence: [inconclusive]`).",
+    "precautionary state (a level fact with `confirmed: false`, or `evidence: [inconclusive]`, that "
+    "applies the response on its own: not inside an `all:`), or one does but not for every action a "
+    "level rule holds back.",
     why="Reading 'cannot rule out' as 'below' lets a model whose interval straddles a threshold pass "
     "as though it were ruled out.",
     source="Anthropic RSP v2 §3.3 ('act as though surpassed'); OpenAI ChatGPT Agent system card "
@@ -678,17 +680,29 @@ def _weak_elicitation(policy: Policy) -> Iterator[Hit]:
 def _cannot_rule_out(policy: Policy) -> Iterator[Hit]:
     if policy.statistics.inconclusive_as == "crossed":
         return
+    by_level: set[str] = set()
+    precautionary: set[str] = set()
     for r in policy.responses:
-        if not (r.block or r.require is not None):
-            continue
-        if any(f.confirmed is False for f in _level_facts(r.if_)):
-            return
-        if _any_fact(r.if_, lambda c: "inconclusive" in (c.evidence or [])):
-            return
-    yield Hit(
-        "statistics.inconclusive_as",
-        "inconclusive comparisons count as below, and no response acts on the cannot-rule-out state",
-    )
+        gated = _gated_actions(policy, r)
+        if any(f.confirmed is not False for f in _level_facts(r.if_)):
+            by_level |= gated
+        # only a fact that applies the response on its own handles the state (inside an `all:`
+        # beside a level fact, it waits for the level that `below` no longer reaches)
+        if any(_precautionary(f) for f in _sufficient_facts(r.if_)):
+            precautionary |= gated
+    if not precautionary:
+        yield Hit(
+            "statistics.inconclusive_as",
+            "inconclusive comparisons count as below, and no response acts on the cannot-rule-out state",
+        )
+    elif uncovered := sorted(by_level - precautionary):
+        # per action: a wider interval would lift the level rule and nothing would hold it back
+        yield Hit(
+            "statistics.inconclusive_as",
+            f"inconclusive comparisons count as below, and no response acts on the cannot-rule-out "
+            f"state before {', '.join(uncovered)} (a level rule holds it back only once a crossing "
+            "is confirmed)",
+        )
 
 
 # --- response -------------------------------------------------------------------------------------
@@ -1252,13 +1266,26 @@ def _uncertainty_only_gate(policy: Policy) -> Iterator[Hit]:
             )
 
 
-def _sufficient_level_facts(cond: ResponseCondition) -> Iterator[ResponseCondition]:
-    """Level facts that make the whole condition hold on their own (the condition itself, or a
-    branch of an `any:`), not counting `confirmed: false` (the precautionary state only)."""
-    if (cond.pre_mitigation_at_least or cond.post_mitigation_at_least) and cond.confirmed is not False:
+def _sufficient_facts(cond: ResponseCondition) -> Iterator[ResponseCondition]:
+    """Facts that make the whole condition hold on their own: the condition itself, or a branch
+    of an `any:` (a fact inside `all:` or `not:` does not)."""
+    if cond.any is not None:
+        for child in cond.any:
+            yield from _sufficient_facts(child)
+    elif cond.all is None and cond.not_ is None:
         yield cond
-    for child in cond.any or []:
-        yield from _sufficient_level_facts(child)
+
+
+def _precautionary(fact: ResponseCondition) -> bool:
+    return fact.confirmed is False or "inconclusive" in (fact.evidence or [])
+
+
+def _sufficient_level_facts(cond: ResponseCondition) -> Iterator[ResponseCondition]:
+    """Level facts that make the whole condition hold on their own, not counting
+    `confirmed: false` (the precautionary state only)."""
+    for fact in _sufficient_facts(cond):
+        if (fact.pre_mitigation_at_least or fact.post_mitigation_at_least) and fact.confirmed is not False:
+            yield fact
 
 
 def _crossing_gated_actions(policy: Policy) -> set[str]:
