@@ -10,6 +10,8 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -82,3 +84,15 @@ def cli_prints_refusal(exc: ScalegateError) -> tuple[str, str] | None:
             why = f"scalegate.cli.main, printing the refusal, raised:\n{traceback.format_exc()}"
             return type(failed).__name__, why
     return "returned", "scalegate.cli.main returned instead of exiting"
+
+
+def corpus_case(path: Path, known: dict[str, tuple[str, str, str]]) -> Any:
+    """A corpus input as a test parameter: a crash listed in `known` (not fixed yet:
+    (where, what, why)) is a strict xfail, so the fix turns it into a failure until its entry
+    goes."""
+    entry = known.get(path.name)
+    if entry is None:
+        return pytest.param(path, id=path.name)
+    where, what, why = entry
+    mark = pytest.mark.xfail(strict=True, reason=f"{what} in {where}: {why}")
+    return pytest.param(path, id=path.name, marks=mark)

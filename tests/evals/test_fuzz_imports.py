@@ -73,7 +73,7 @@ from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.imports import MANIFEST, import_evidence, load_evidence_dir, write_evidence
 from scalegate.policy.loader import load_policy
 from scalegate.policy.schema import EvidenceStatus, Policy
-from tests.fuzzing import BUDGET_S, Tally, run_campaign
+from tests.fuzzing import BUDGET_S, Tally, corpus_case, run_campaign
 
 if sys.version_info < (3, 14):
     import zipfile_zstd  # noqa: F401  (reads the zstd members Inspect writes, as Inspect itself does)
@@ -950,15 +950,6 @@ def test_fuzz_import_of_mangled_evaluation_results(seeds: Seeds, tmp_path: Path)
 CORPUS_FILES = sorted(p for p in CORPUS.glob("*--*") if p.is_file())
 
 
-def _corpus_case(path: Path) -> Any:
-    known = KNOWN_CRASHES.get(path.name)
-    if known is None:
-        return pytest.param(path, id=path.name)
-    sig, where, why = known
-    reason = f"{sig} ({where}): {why}"
-    return pytest.param(path, id=path.name, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
 def test_the_corpus_names_its_kinds() -> None:
     for path in CORPUS_FILES:
         kind = path.name.split("--", 1)[0]
@@ -966,7 +957,7 @@ def test_the_corpus_names_its_kinds() -> None:
     assert set(KNOWN_CRASHES) <= {p.name for p in CORPUS_FILES}
 
 
-@pytest.mark.parametrize("path", [_corpus_case(p) for p in CORPUS_FILES])
+@pytest.mark.parametrize("path", [corpus_case(p, KNOWN_CRASHES) for p in CORPUS_FILES])
 def test_corpus_input_is_refused_cleanly_or_imports(path: Path, tmp_path: Path) -> None:
     with _sandbox(tmp_path):
         check(path.name.split("--", 1)[0], path.read_bytes())

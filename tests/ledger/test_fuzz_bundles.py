@@ -44,7 +44,7 @@ from scalegate.errors import InputError
 from scalegate.ledger import cli as ledger_cli
 from scalegate.ledger.audit import export
 from scalegate.ledger.store import db_url
-from tests.fuzzing import BUDGET_S, Tally, cli_prints_refusal, run_campaign
+from tests.fuzzing import BUDGET_S, Tally, cli_prints_refusal, corpus_case, run_campaign
 from tests.ledger.conftest import build_realistic
 
 CORPUS = Path(__file__).parent / "fuzz_corpus_bundles"
@@ -255,20 +255,11 @@ def test_fuzz_mangled_bundles_never_crash_verification(bundle: Path, tmp_path: P
 CORPUS_FOLDERS = sorted(p for p in CORPUS.glob("*") if p.is_dir()) if CORPUS.is_dir() else []
 
 
-def _corpus_case(path: Path) -> Any:
-    known = KNOWN_CRASHES.get(path.name)
-    if known is None:
-        return pytest.param(path, id=path.name)
-    where, exc, why = known
-    reason = f"{exc} in {where}: {why}"
-    return pytest.param(path, id=path.name, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
 def test_the_corpus_lists_its_known_crashes() -> None:
     assert set(KNOWN_CRASHES) <= {p.name for p in CORPUS_FOLDERS}
 
 
-@pytest.mark.parametrize("path", [_corpus_case(p) for p in CORPUS_FOLDERS] or [None])
+@pytest.mark.parametrize("path", [corpus_case(p, KNOWN_CRASHES) for p in CORPUS_FOLDERS] or [None])
 def test_corpus_bundle_verifies_or_is_refused_cleanly(path: Path | None, tmp_path: Path) -> None:
     if path is None:
         pytest.skip("no bundle has crashed verification yet (tests/ledger/fuzz_corpus_bundles/ is empty)")

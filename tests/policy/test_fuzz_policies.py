@@ -52,7 +52,7 @@ from scalegate.errors import InputError
 from scalegate.policy.loader import parse_policy, preset_names, preset_text
 from scalegate.review.grade import grade_policy, grades_json, render_grades
 from scalegate.review.lint import findings_json, lint_policy, render_findings
-from tests.fuzzing import BUDGET_S, Tally, cli_prints_refusal, run_campaign
+from tests.fuzzing import BUDGET_S, Tally, cli_prints_refusal, corpus_case, run_campaign
 
 CORPUS = Path(__file__).parent / "fuzz_corpus"
 CALL_LIMIT_S = 2.0
@@ -461,22 +461,12 @@ def test_fuzz_parse_lint_and_grade_of_mutated_presets() -> None:
 CORPUS_FILES = sorted(p for p in CORPUS.glob("*") if p.suffix in {".yaml", ".bin"})
 
 
-def _corpus_case(path: Path) -> Any:
-    known = KNOWN_CRASHES.get(path.name)
-    if known is None:
-        return pytest.param(path, id=path.name)
-    stage, exc, why = known
-    return pytest.param(
-        path, id=path.name, marks=pytest.mark.xfail(strict=True, reason=f"{exc} in {stage}: {why}")
-    )
-
-
 def test_the_corpus_is_not_empty() -> None:
     assert len(CORPUS_FILES) >= 10
     assert set(KNOWN_CRASHES) <= {p.name for p in CORPUS_FILES}
 
 
-@pytest.mark.parametrize("path", [_corpus_case(p) for p in CORPUS_FILES])
+@pytest.mark.parametrize("path", [corpus_case(p, KNOWN_CRASHES) for p in CORPUS_FILES])
 def test_corpus_input_is_refused_cleanly_or_loads(path: Path) -> None:
     check(path.read_bytes())
 
