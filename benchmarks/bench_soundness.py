@@ -69,8 +69,10 @@ from scalegate.evals.evidence import Counts, EvalEvidence
 from scalegate.evals.grading import Observation
 from scalegate.evals.sequential import bounds_table, simulate
 from scalegate.evals.stats import ComparisonState, Estimate, compare, estimate_proportion
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.conditions import ThresholdCondition
 from scalegate.policy.loader import load_policy, preset_names
-from scalegate.policy.schema import EvalSpec, EvidenceRules, EvidenceStatus, Statistics, ThresholdCondition
+from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
 from scalegate.scoring import evaluate_condition
 
 ROOT = Path(__file__).resolve().parent.parent

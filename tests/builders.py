@@ -16,8 +16,9 @@ from typing import Any
 
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.stats import estimate_proportion
+from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.loader import load_policy, parse_policy
-from scalegate.policy.schema import EvidenceStatus, Policy
+from scalegate.policy.schema import Policy
 from scalegate.scoring import Scorecard
 
 N = 100

@@ -32,7 +32,8 @@ from hypothesis import strategies as st
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.stats import estimate_proportion
 from scalegate.gates import ActionStatus, decide
-from scalegate.policy.schema import DEFAULT_ACTIONS, EvidenceStatus, Policy
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import DEFAULT_ACTIONS, Policy
 from scalegate.review.lint import lint_policy
 from scalegate.scoring import build_scorecard
 

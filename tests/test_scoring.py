@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from scalegate.evals.stats import ComparisonState as S
-from scalegate.policy.schema import EvidenceStatus, ThresholdCondition
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.conditions import ThresholdCondition
 from scalegate.scoring import POST_EQUALS_PRE, build_scorecard, evaluate_condition
 from tests.builders import (
     ALERT_ONLY,
@@ -484,7 +485,7 @@ def test_a_condition_without_metric_reads_the_evals_declared_metric() -> None:
 
 def test_a_suite_task_without_evidence_reads_as_at_least_its_pass_mark() -> None:
     """A suite task passes at successes >= its mark; with no evidence it must not print `<=`."""
-    from scalegate.policy.schema import EvidenceStatus
+    from scalegate.policy.base import EvidenceStatus
     from scalegate.scoring import Comparison, State
 
     c = Comparison(

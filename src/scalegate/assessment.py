@@ -35,8 +35,9 @@ from scalegate.evals.runner import (
 )
 from scalegate.gates import Decision, basis, decide
 from scalegate.plan import Checkpoint, Plan
+from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.loader import LoadedPolicy
-from scalegate.policy.schema import EvidenceStatus, Policy
+from scalegate.policy.schema import Policy
 from scalegate.recompute import decide_again, graded
 from scalegate.safety_case import CaseResult, SafetyCase, evaluate_case
 from scalegate.scoring import Scorecard, build_scorecard
@@ -296,8 +297,8 @@ def _stop_at(
         return None
     from scalegate.evals.sequential import thresholds_for
 
-    links = [link for case, _ in cases for link in _eval_links(case)]
-    return thresholds_for(policy, eval_id, metric, also=links)
+    links = [link.bound for case, _ in cases for link in _eval_links(case)]
+    return thresholds_for(policy, eval_id, metric, also=[b for b in links if b is not None])
 
 
 def _eval_links(case: SafetyCase) -> list[Any]:

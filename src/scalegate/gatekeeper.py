@@ -21,8 +21,9 @@ from typing import Any
 
 from scalegate import compute
 from scalegate.errors import ScalegateError
+from scalegate.policy.conditions import Op, bounds
 from scalegate.policy.loader import LoadedPolicy, load_policy
-from scalegate.policy.schema import Policy, ThresholdCondition
+from scalegate.policy.schema import Policy
 
 STATE_FILE = "gatekeeper.json"
 
@@ -320,25 +321,17 @@ class Gatekeeper:
 
 
 def threshold_lines(policy: Policy) -> list[tuple[str, float, str]]:
-    """(eval, value, label) for every `at_least` line of every threshold and alert: what a
-    capability forecast projects against."""
+    """(eval, value, label) for every line that rising capability crosses, in every threshold
+    and alert: what a capability forecast projects against. An `at_least` comparison is one;
+    so is an `at_most` under `not:` (polarity from `conditions.bounds`)."""
     out: list[tuple[str, float, str]] = []
     for dname, domain in policy.domains.items():
         for level, thr in domain.thresholds.items():
             for kind, cond in (("threshold", thr.when), ("alert", thr.alert)):
-                for leaf in _leaves(cond):
-                    if leaf.eval is not None and leaf.at_least is not None:
-                        out.append((leaf.eval, leaf.at_least, f"{dname} {level} {kind}"))
+                for bound, positive in bounds(cond):
+                    if (bound.op is Op.at_least) == positive:
+                        out.append((bound.eval, bound.value, f"{dname} {level} {kind}"))
     return out
-
-
-def _leaves(cond: ThresholdCondition | None) -> list[ThresholdCondition]:
-    if cond is None:
-        return []
-    if cond.eval is not None:
-        return [cond]
-    children = cond.all or cond.any or []  # `not` flips direction: not a line to forecast
-    return [leaf for c in children for leaf in _leaves(c)]
 
 
 def _replace(r: _Record, **changes: Any) -> _Record:

@@ -14,7 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scalegate.policy.schema import EvidenceStatus, Policy, ResponseCondition
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.conditions import ResponseCondition
+from scalegate.policy.schema import Policy
 from scalegate.safety_case import CaseResult
 from scalegate.scoring import Comparison, DomainScore, Scorecard, State
 

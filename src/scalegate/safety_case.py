@@ -22,8 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scalegate.errors import InputError
 from scalegate.evals.evidence import EvalEvidence
+from scalegate.policy.base import Strict
+from scalegate.policy.conditions import Bound, Op
 from scalegate.policy.loader import load_yaml_model
-from scalegate.policy.schema import ArgumentType, Policy, SafetyCaseRequirement, Strict, ThresholdCondition
+from scalegate.policy.schema import ArgumentType, Policy, SafetyCaseRequirement
 from scalegate.scoring import State, evaluate_condition
 
 #: What each argument type must rest on, at least once in its tree: an inability argument
@@ -58,6 +60,15 @@ class Link(Strict):
         if self.document is not None and self.sha256 is None:
             raise ValueError(f"document '{self.document}' needs its sha256, so the case pins what it cites")
         return self
+
+    @property
+    def bound(self) -> Bound | None:
+        """The comparison an eval link makes: the same `Bound` a threshold's leaf is."""
+        if self.eval is None:
+            return None
+        op, value = (Op.at_least, self.at_least) if self.at_least is not None else (Op.at_most, self.at_most)
+        assert value is not None  # _one_kind: an eval link has exactly one of them
+        return Bound(self.eval, self.metric, op, value)
 
     @property
     def kind(self) -> str:
@@ -242,15 +253,13 @@ def _link(
     protections: set[str],
     documents: dict[str, str | None],
 ) -> LinkResult:
-    if link.eval is not None:
-        name = f"eval {link.eval} {'>=' if link.at_least is not None else '<='} "
-        name += f"{link.at_least if link.at_least is not None else link.at_most:g}"
-        if link.eval not in policy.evals:
-            return LinkResult(link=name, holds=False, detail=f"the policy has no eval '{link.eval}'")
-        cond = ThresholdCondition(
-            eval=link.eval, metric=link.metric, at_least=link.at_least, at_most=link.at_most
-        )
-        result = evaluate_condition(cond, evidence, {link.eval: policy.evals[link.eval].metric})
+    bound = link.bound
+    if bound is not None:
+        name = f"eval {bound.text()}"
+        if bound.eval not in policy.evals:
+            return LinkResult(link=name, holds=False, detail=f"the policy has no eval '{bound.eval}'")
+        metrics = {bound.eval: policy.evals[bound.eval].metric}
+        result = evaluate_condition(bound.condition(), evidence, metrics)
         comp = result.comparisons[0]
         # the claim must be shown, not merely not refuted: only a decided comparison supports it
         return LinkResult(link=name, holds=result.state is State.crossed, detail=comp.describe())

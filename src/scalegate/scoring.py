@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.stats import ComparisonState, compare
-from scalegate.policy.schema import EvidenceStatus, Policy, Suite, ThresholdCondition
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.conditions import Suite, ThresholdCondition
+from scalegate.policy.schema import Policy
 
 State = ComparisonState
 
@@ -177,16 +179,16 @@ def _compare(
     family: int = 1,
     positive: bool = True,
 ) -> Comparison:
-    assert cond.eval is not None
-    metric = cond.metric or metrics.get(cond.eval, "accuracy")
-    op, threshold = ("at_least", cond.at_least) if cond.at_least is not None else ("at_most", cond.at_most)
-    assert threshold is not None
-    ev = evidence.get(cond.eval)
+    bound = cond.bound()
+    assert bound is not None
+    metric = bound.metric or metrics.get(bound.eval, "accuracy")
+    op, threshold = bound.op.value, bound.value
+    ev = evidence.get(bound.eval)
     status = ev.status if ev else EvidenceStatus.missing
     est = ev.metrics.get(metric) if ev else None
     if ev is None or not ev.usable or est is None:
         return Comparison(
-            eval_id=cond.eval,
+            eval_id=bound.eval,
             metric=metric,
             op=op,
             threshold=threshold,
@@ -205,7 +207,7 @@ def _compare(
         if state is rule_out and strict is not rule_out:
             state = State.inconclusive
     return Comparison(
-        eval_id=cond.eval,
+        eval_id=bound.eval,
         metric=metric,
         op=op,
         threshold=threshold,

@@ -27,7 +27,8 @@ from scalegate.evals.evidence import EvalEvidence, Provenance
 from scalegate.evals.runner import ModelTarget, build_task
 from scalegate.plan import Checkpoint, make_plan
 from scalegate.policy import load_policy
-from scalegate.policy.schema import EvalSpec, EvidenceRules, EvidenceStatus, Statistics
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
 from tests.conftest import write_policy
 from tests.evals import simulated_provider  # registers the `simulated` model API
 

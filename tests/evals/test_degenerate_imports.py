@@ -16,8 +16,9 @@ from scalegate.evals.imports import import_evidence, load_evidence_dir, write_ev
 from scalegate.evals.mmlu import select
 from scalegate.evals.stats import estimate_proportion
 from scalegate.gates import ActionStatus
+from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.loader import load_policy
-from scalegate.policy.schema import EvidenceStatus, Policy
+from scalegate.policy.schema import Policy
 from scalegate.recompute import decide_again
 from tests.conftest import run_cli
 

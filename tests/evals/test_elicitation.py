@@ -15,7 +15,8 @@ from scalegate.evals import elicitation
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.stats import estimate_proportion
 from scalegate.policy import parse_policy
-from scalegate.policy.schema import EvidenceStatus, Statistics
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import Statistics
 from tests.conftest import run_cli, write_policy
 
 BASE = """\

@@ -21,7 +21,8 @@ from scalegate.errors import InputError
 from scalegate.evals import grading
 from scalegate.evals.runner import ModelTarget, check_epochs, evidence_from_log
 from scalegate.evals.stats import ComparisonState, compare
-from scalegate.policy.schema import EvalSpec, EvidenceRules, EvidenceStatus, Statistics
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
 
 MOCK = ModelTarget(reference="mockllm/model", inspect_model="mockllm/model")
 RULES = EvidenceRules(min_samples=20)

@@ -71,8 +71,9 @@ from hypothesis.control import current_build_context
 from scalegate.errors import InputError
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.imports import MANIFEST, import_evidence, load_evidence_dir, write_evidence
+from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.loader import load_policy
-from scalegate.policy.schema import EvidenceStatus, Policy
+from scalegate.policy.schema import Policy
 from tests.fuzzing import BUDGET_S, Tally, corpus_case, run_campaign
 
 if sys.version_info < (3, 14):

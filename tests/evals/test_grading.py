@@ -22,7 +22,9 @@ from scalegate.evals.stats import (
     compare,
     estimate_proportion,
 )
-from scalegate.policy.schema import EvalSpec, EvidenceRules, EvidenceStatus, Statistics, ThresholdCondition
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.conditions import ThresholdCondition
+from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
 from scalegate.scoring import evaluate_condition
 
 SPEC = EvalSpec(task="scalegate/mmlu_proxy", args={"subjects": ["virology"]}, chance=0.25)

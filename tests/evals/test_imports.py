@@ -32,8 +32,9 @@ from scalegate.evals.imports import (
 from scalegate.evals.mmlu import LETTERS, select
 from scalegate.evals.runner import ModelTarget, build_task, run_eval
 from scalegate.evals.stats import estimate_proportion
+from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.loader import load_policy
-from scalegate.policy.schema import EvidenceStatus, Policy
+from scalegate.policy.schema import Policy
 from scalegate.scoring import build_scorecard
 
 DATA = Path(__file__).parent / "data"

@@ -12,7 +12,8 @@ from inspect_ai.scorer import CORRECT, INCORRECT, Score, Target, accuracy, score
 from inspect_ai.solver import Generate, TaskState, solver
 
 from scalegate.evals.runner import ModelTarget, build_task, run_eval
-from scalegate.policy.schema import EvalSpec, EvidenceRules, EvidenceStatus, Statistics
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
 
 MOCK = ModelTarget(reference="mockllm/model", inspect_model="mockllm/model")
 RULES = EvidenceRules(min_samples=5, max_unparsed_fraction=0.1)

@@ -37,7 +37,8 @@ from scalegate.evals.stats import (
     estimate_proportion,
     wilson_interval,
 )
-from scalegate.policy.schema import EvalSpec, EvidenceRules, EvidenceStatus, Statistics
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
 from tests.builders import policy_from
 from tests.evals import simulated_provider  # registers the `simulated` model API
 

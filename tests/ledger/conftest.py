@@ -88,7 +88,7 @@ def make_assessment(loaded, successes: dict[str, int] | None = None, protections
     from scalegate.evals.stats import estimate_proportion
     from scalegate.gates import decide
     from scalegate.plan import Checkpoint
-    from scalegate.policy.schema import EvidenceStatus
+    from scalegate.policy.base import EvidenceStatus
     from scalegate.scoring import build_scorecard
 
     policy = loaded.policy

@@ -89,7 +89,7 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
     from scalegate.ledger.workflow import operator_key, record_assessment
     from scalegate.plan import Checkpoint
     from scalegate.policy import load_policy
-    from scalegate.policy.schema import EvidenceStatus
+    from scalegate.policy.base import EvidenceStatus
     from scalegate.scoring import build_scorecard
 
     work = tmp_path_factory.mktemp("ledger-work")

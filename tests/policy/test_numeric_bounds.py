@@ -17,6 +17,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+import scalegate.policy.base as base
+import scalegate.policy.conditions as conditions
 import scalegate.policy.schema as schema
 from scalegate.errors import PolicyError
 from scalegate.policy.loader import parse_policy, preset_text
@@ -49,8 +51,9 @@ FLOAT_RANGES: dict[tuple[str, str], str] = {
 def _models() -> list[type[BaseModel]]:
     return [
         cls
-        for cls in vars(schema).values()
-        if inspect.isclass(cls) and issubclass(cls, BaseModel) and cls.__module__ == schema.__name__
+        for module in (base, conditions, schema)
+        for cls in vars(module).values()
+        if inspect.isclass(cls) and issubclass(cls, BaseModel) and cls.__module__ == module.__name__
     ]
 
 

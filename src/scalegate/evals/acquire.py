@@ -23,7 +23,8 @@ from scalegate.evals import elicitation, grading
 from scalegate.evals.cache import CacheKey, EvidenceCache
 from scalegate.evals.evidence import EvalEvidence, Reuse
 from scalegate.evals.runner import ModelTarget, evidence_from_log, load_model, run_eval
-from scalegate.policy.schema import EvidenceStatus, Policy, Statistics
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import Policy, Statistics
 
 #: (eval id, metric) -> the comparisons a sequential run settles, or None (run every sample)
 StopAt = Callable[[str, str], "list[tuple[str, float]] | None"]

@@ -42,7 +42,8 @@ from scalegate.evals.runner import (
     package_versions,
     sequential_config,
 )
-from scalegate.policy.schema import EvalSpec, EvidenceRules, EvidenceStatus, Statistics
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
 
 KEY_SCHEMA = "scalegate.cache-key/1"
 ENTRY_SCHEMA = "scalegate.cache-entry/1"

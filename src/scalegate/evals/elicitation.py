@@ -27,7 +27,8 @@ from typing import Any, Literal
 from scalegate.errors import InputError
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.stats import Estimate
-from scalegate.policy.schema import EvalSpec, EvidenceStatus, Mitigation, Policy, Profile, Statistics
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import EvalSpec, Mitigation, Policy, Profile, Statistics
 
 Side = Literal["pre", "post"]
 DEFAULT_PROFILE = "zero_shot"

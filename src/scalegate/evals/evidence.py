@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from scalegate.evals.stats import Estimate
-from scalegate.policy.schema import EvidenceStatus
+from scalegate.policy.base import EvidenceStatus
 
 EVIDENCE_SCHEMA = "scalegate.evidence/1"
 

@@ -24,7 +24,8 @@ from scalegate.evals.evidence import Counts, EvalEvidence, RunStatus, SpecBindin
 
 __all__ = ["Counts", "Observation", "bind", "grade", "observe", "regrade", "regrade_all", "tally"]
 from scalegate.evals.stats import Estimate, cluster_design_effect, estimate_proportion
-from scalegate.policy.schema import EvalSpec, EvidenceRules, EvidenceStatus, Statistics
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
 
 #: Score reasons (Inspect's `ScoreReason`) that put the failure on the model under test.
 MODEL_SIDE = frozenset({"invalid_response_format", "no_response", "refusal"})

@@ -44,7 +44,8 @@ from scalegate.evals import grading
 from scalegate.evals.assets import resolve_model, sha256_file
 from scalegate.evals.evidence import CountedFrom, EvalEvidence, ImportSource, Provenance, SourceFormat
 from scalegate.evals.runner import WEIGHTS_METADATA, ModelTarget, evidence_from_log
-from scalegate.policy.schema import EvalSpec, EvidenceStatus, Policy
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import EvalSpec, Policy
 
 IMPORT_SCHEMA = "scalegate.evidence-import/1"
 MANIFEST = "imported.json"

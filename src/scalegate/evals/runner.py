@@ -32,7 +32,8 @@ from typing import Any
 from scalegate.errors import InputError
 from scalegate.evals import grading, sequential
 from scalegate.evals.evidence import EvalEvidence, Provenance
-from scalegate.policy.schema import EvalSpec, EvidenceRules, EvidenceStatus, Statistics
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
 
 SCALEGATE_PREFIX = "scalegate/"
 #: Bounded retries and a per-call timeout: a gate must finish, and say so if it could not.

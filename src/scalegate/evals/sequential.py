@@ -30,6 +30,7 @@ from scalegate.evals.stats import (
     confidence_sequence_bounds,
     confidence_sequence_interval,
 )
+from scalegate.policy.conditions import Bound, leaves
 
 if TYPE_CHECKING:
     from inspect_ai import Task
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from inspect_ai.log import EvalSpec as InspectEvalSpec
     from inspect_ai.scorer import SampleScore
     from inspect_ai.util import EarlyStop
+
+    from scalegate.policy.schema import Policy
 
 #: The manager's name in the Inspect log (`log.results.early_stopping.manager`).
 MANAGER = "scalegate_sequential"
@@ -361,43 +364,26 @@ def describe(record: dict[str, Any]) -> str:
 
 
 def thresholds_for(
-    policy: Any, eval_id: str, metric: str = "accuracy", also: Iterable[Any] = ()
+    policy: Policy, eval_id: str, metric: str = "accuracy", also: Iterable[Bound] = ()
 ) -> list[tuple[str, float]] | None:
     """Every (op, value) comparison the policy makes on `eval_id`'s `metric`, for `run_eval(stop_at=)`.
 
-    Walks each threshold's `when` and `alert`, and the conditions in `also` (e.g. the eval
-    links of safety cases: anything with eval/metric/at_least/at_most). None (run every
-    sample) when the eval is read in a way an interval does not decide: by a task suite (a
-    counting rule over attempts) or through another metric.
+    Reads each threshold's `when` and `alert` (`conditions.leaves`, either polarity: the
+    interval must settle every line whichever way it counts), and the comparisons in `also`
+    (the eval links of safety cases). None (run every sample) when the eval is read in a way
+    an interval does not decide: by a task suite (a counting rule over attempts) or through
+    another metric.
     """
-    found: list[tuple[str, float]] = []
-    blocked = False
-
-    def walk(cond: Any) -> None:
-        nonlocal blocked
-        if cond is None:
-            return
-        if getattr(cond, "eval", None) == eval_id:
-            at_least, at_most = getattr(cond, "at_least", None), getattr(cond, "at_most", None)
-            if (getattr(cond, "metric", None) or "accuracy") != metric:
-                blocked = True
-            elif at_least is not None:
-                found.append(("at_least", float(at_least)))
-            elif at_most is not None:
-                found.append(("at_most", float(at_most)))
-        suite = getattr(cond, "suite", None)
-        if suite is not None and eval_id in suite.evals:
-            blocked = True
-        for child in [*(getattr(cond, "all", None) or []), *(getattr(cond, "any", None) or [])]:
-            walk(child)
-        walk(getattr(cond, "not_", None))
-
-    for domain in policy.domains.values():
-        for threshold in domain.thresholds.values():
-            walk(threshold.when)
-            walk(threshold.alert)
-    for cond in also:
-        walk(cond)
-    if blocked or not found:
+    conds = [c for d in policy.domains.values() for t in d.thresholds.values() for c in (t.when, t.alert)]
+    found: list[Bound] = [*also]
+    for cond in conds:
+        for leaf, _positive in leaves(cond):
+            if leaf.suite is not None and eval_id in leaf.suite.evals:
+                return None
+            bound = leaf.bound()
+            if bound is not None:
+                found.append(bound)
+    mine = [b for b in found if b.eval == eval_id]
+    if not mine or any((b.metric or "accuracy") != metric for b in mine):
         return None
-    return sorted(set(found))
+    return sorted({(b.op.value, float(b.value)) for b in mine})

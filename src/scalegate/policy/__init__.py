@@ -1,7 +1,8 @@
 """Policy as code: schema, loader and bundled presets."""
 
+from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.loader import LoadedPolicy, load_policy, parse_policy, preset_names
-from scalegate.policy.schema import DEFAULT_ACTIONS, EvidenceStatus, Policy
+from scalegate.policy.schema import DEFAULT_ACTIONS, Policy
 
 __all__ = [
     "DEFAULT_ACTIONS",

@@ -23,8 +23,10 @@ import yaml
 from pydantic import Field
 
 from scalegate.errors import InputError
+from scalegate.policy.base import Strict
+from scalegate.policy.conditions import ThresholdCondition
 from scalegate.policy.loader import LoadedPolicy, load_yaml_model, parse_policy
-from scalegate.policy.schema import EvalSpec, Strict, ThresholdCondition
+from scalegate.policy.schema import EvalSpec
 
 
 class ThresholdMapping(Strict):

@@ -8,13 +8,23 @@ does not exist is an error at load time, never a silent `unknown` at gate time).
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import math
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from scalegate.policy.base import (
+    LISTED_NAMES,
+    MAX_HINT_CANDIDATES,
+    MAX_HINTS,
+    Cited,
+    Strict,
+    _finite,
+    closest,
+    listing,
+)
+from scalegate.policy.conditions import ResponseCondition, ThresholdCondition, leaves
 
 SCHEMA_VERSION = 1
 
@@ -43,33 +53,6 @@ SIGNOFF_SPECIAL_KEYS: tuple[str, ...] = ("override",)
 MAX_NOTICE_DAYS = 36_500
 
 
-class Strict(BaseModel):
-    # allow_inf_nan=False: NaN compares false with everything, so a threshold, bound or
-    # proportion that is NaN never fires and never fails; infinity is no policy's number.
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
-
-
-def closest(name: str, known: list[str] | tuple[str, ...]) -> str | None:
-    """The known name nearest `name` (difflib), for "did you mean" in error messages."""
-    found = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
-#: Names a message lists in full; beyond that it lists these and counts the rest.
-LISTED_NAMES = 12
-#: Unknown names that get a "did you mean" (difflib is quadratic; nobody reads past these).
-MAX_HINTS = 50
-#: Declared names beyond which no hint is searched for (no policy declares that many roles).
-MAX_HINT_CANDIDATES = 200
-
-
-def _listing(names: list[str]) -> str:
-    """`['a', 'b']`, or the first LISTED_NAMES of a long list and how many there are."""
-    if len(names) <= LISTED_NAMES:
-        return str(names)
-    return str(names[:LISTED_NAMES])[:-1] + f", ... ({len(names)} in all)]"
-
-
 class _Refs:
     """The names a policy declares, as sets (membership in constant time) and as messages,
     with a budget of "did you mean" hints."""
@@ -89,7 +72,7 @@ class _Refs:
         return closest(name, known)
 
     def unknown_action(self, action: str) -> str:
-        return f"unknown action '{action}' (actions: {_listing(self.policy.actions)})"
+        return f"unknown action '{action}' (actions: {listing(self.policy.actions)})"
 
     def unknown_key(self, fld: str, key: str, special: tuple[str, ...]) -> str:
         known = [*self.policy.actions, *special]
@@ -117,63 +100,8 @@ class _Refs:
             elif not known:
                 out.append(f"unknown role '{r}': no roles are declared; add it under `governance.roles`")
             else:
-                out.append(f"unknown role '{r}' (roles: {_listing(known)})")
+                out.append(f"unknown role '{r}' (roles: {listing(known)})")
         return out
-
-
-def _finite(value: Any, where: str) -> None:
-    """Free-form values (an eval's `args`) may nest; none of them may be NaN or infinite."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{where} is {value}: NaN and infinity are not allowed")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _finite(v, f"{where}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _finite(v, f"{where}[{i}]")
-
-
-#: How well a clause's source was checked (the legend of docs/presets.md): V primary text,
-#: V-2 reputable secondary source quoting it, S secondary only, U unverified.
-Tag = Literal["V", "V-2", "S", "U"]
-
-
-class Cited(Strict):
-    """A clause that can say where it comes from, so a preset is checkable line by line."""
-
-    source: str | None = None
-    tag: Tag | None = None
-
-
-class EvidenceStatus(StrEnum):
-    """Why a piece of evidence can or cannot be used. Anything but `ok` is unknown to a gate."""
-
-    ok = "ok"
-    missing = "missing"  # never ran, or the task could not be found
-    error = "error"  # the run failed
-    cancelled = "cancelled"  # the run was interrupted
-    partial = "partial"  # some samples errored or never completed
-    unreliable = "unreliable"  # ran, but the answers could not be read (format check failed)
-    insufficient = "insufficient"  # fewer scored samples than the policy's minimum
-    stale = "stale"  # for another checkpoint, or older than the cadence allows
-    # gathered for another eval spec (task, arguments, metric): evidence for a different
-    # question. Evidence rules that name `missing` cover it too.
-    mismatch = "mismatch"
-
-
-#: Statuses that a response's `evidence:` condition may name. `inconclusive` is the state of a
-#: threshold comparison whose interval straddles the threshold.
-EvidenceRuleStatus = Literal[
-    "missing",
-    "error",
-    "cancelled",
-    "partial",
-    "unreliable",
-    "insufficient",
-    "stale",
-    "mismatch",
-    "inconclusive",
-]
 
 
 class PolicyMeta(Strict):
@@ -352,79 +280,6 @@ class EvalSpec(Cited):
         return value
 
 
-class Suite(Strict):
-    """A task-suite rule as a framework states it (Anthropic RSP v1 autonomy: a task passes on
-    at least one success in 10 attempts; the threshold is met when half the tasks pass).
-
-    A counting rule over attempts, not an estimate: each task eval reports successes out of
-    attempts, and a task with fewer attempts than required and no pass is undecided.
-    """
-
-    evals: list[str] = Field(min_length=1)
-    attempts: int = Field(ge=1)
-    pass_at: int = Field(1, ge=1)  # successes a task needs to pass
-    at_least_fraction: float = Field(gt=0, le=1)  # share of tasks that must pass
-    metric: str | None = None
-
-    @model_validator(mode="after")
-    def _fits(self) -> Self:
-        if self.pass_at > self.attempts:
-            raise ValueError(f"pass_at ({self.pass_at}) cannot exceed attempts ({self.attempts})")
-        if len(set(self.evals)) != len(self.evals):
-            raise ValueError("suite evals must be distinct")
-        return self
-
-    def tasks_needed(self) -> int:
-        return max(1, math.ceil(self.at_least_fraction * len(self.evals) - 1e-9))
-
-
-class ThresholdCondition(Strict):
-    """A condition over eval metrics: one comparison, a task suite, or all/any/not of them."""
-
-    eval: str | None = None
-    metric: str | None = None
-    # the metric is a proportion (the share of samples scored correct), so is its threshold
-    at_least: float | None = Field(None, ge=0.0, le=1.0)
-    at_most: float | None = Field(None, ge=0.0, le=1.0)
-    suite: Suite | None = None
-    all: list[ThresholdCondition] | None = None
-    any: list[ThresholdCondition] | None = None
-    not_: ThresholdCondition | None = Field(None, alias="not")
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Self:
-        forms = [
-            self.eval is not None,
-            self.suite is not None,
-            self.all is not None,
-            self.any is not None,
-            self.not_ is not None,
-        ]
-        if sum(forms) != 1:
-            raise ValueError(
-                "expected exactly one of: {eval: NAME, at_least: X} (or at_most), {suite: {...}}, "
-                "{all: [...]}, {any: [...]}, {not: {...}}"
-            )
-        if self.eval is not None and (self.at_least is None) == (self.at_most is None):
-            raise ValueError(f"comparison on eval '{self.eval}' needs exactly one of at_least, at_most")
-        if self.eval is None and (
-            self.metric is not None or self.at_least is not None or self.at_most is not None
-        ):
-            raise ValueError("metric/at_least/at_most belong with an `eval:` comparison")
-        if (self.all is not None and not self.all) or (self.any is not None and not self.any):
-            raise ValueError("all/any need at least one condition")
-        return self
-
-    def evals(self) -> set[str]:
-        """Every eval this condition reads, so missing evidence can be traced to thresholds."""
-        if self.eval is not None:
-            return {self.eval}
-        if self.suite is not None:
-            return set(self.suite.evals)
-        children = self.all or self.any or ([self.not_] if self.not_ else [])
-        return set().union(*(c.evals() for c in children))
-
-
 class Threshold(Cited):
     description: str
     # the framework's own name for it: "CBRN-3", "Cyber uplift L1", "High"
@@ -462,61 +317,6 @@ class Domain(Cited):
         if self.status == "tracked" and not self.thresholds:
             raise ValueError("a tracked domain needs thresholds (or status: research / ongoing_assessment)")
         return self
-
-
-class ResponseCondition(Strict):
-    """When a response applies: a fact about the scorecard, or all/any/not of them."""
-
-    pre_mitigation_at_least: str | None = None
-    post_mitigation_at_least: str | None = None
-    alert: bool | None = None
-    evidence: list[EvidenceRuleStatus] | None = None
-    # the checkpoint's effective training compute (FLOP); unknown compute counts as reached
-    effective_compute_at_least: float | None = Field(None, gt=0)
-    # raw training FLOP, without the algorithmic multiplier; unknown counts as reached
-    training_compute_at_least: float | None = Field(None, gt=0)
-    # Restricts level and alert facts to these domains (default: any domain).
-    domains: list[str] | None = None
-    # beside a level fact: true matches only thresholds confirmed crossed, false only those
-    # that cannot be ruled out but are not confirmed (the precautionary state)
-    confirmed: bool | None = None
-    all: list[ResponseCondition] | None = None
-    any: list[ResponseCondition] | None = None
-    not_: ResponseCondition | None = Field(None, alias="not")
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Self:
-        facts = [
-            self.pre_mitigation_at_least is not None,
-            self.post_mitigation_at_least is not None,
-            self.alert is not None,
-            self.evidence is not None,
-            self.effective_compute_at_least is not None,
-            self.training_compute_at_least is not None,
-        ]
-        combos = [self.all is not None, self.any is not None, self.not_ is not None]
-        if sum(facts) + sum(combos) != 1:
-            raise ValueError(
-                "expected exactly one of: pre_mitigation_at_least, post_mitigation_at_least, "
-                "alert, evidence, effective_compute_at_least, training_compute_at_least, all, any, not"
-            )
-        level_or_alert = any(
-            x is not None for x in (self.pre_mitigation_at_least, self.post_mitigation_at_least, self.alert)
-        )
-        if self.domains is not None and not level_or_alert:
-            raise ValueError("`domains` narrows a level or alert fact; use it beside one")
-        if (
-            self.confirmed is not None
-            and self.pre_mitigation_at_least is None
-            and (self.post_mitigation_at_least is None)
-        ):
-            raise ValueError("`confirmed` qualifies a level fact; use it beside pre/post_mitigation_at_least")
-        if self.evidence is not None and not self.evidence:
-            raise ValueError("evidence needs at least one status")
-        return self
-
-    def children(self) -> list[ResponseCondition]:
-        return list(self.all or self.any or ([self.not_] if self.not_ else []))
 
 
 class ProtectionRequirement(Strict):
@@ -752,7 +552,7 @@ class Policy(Strict):
             for level, thr in domain.thresholds.items():
                 loc: Loc = ("domains", dname, "thresholds", level)
                 if level not in refs.levels:
-                    yield loc, f"unknown level '{level}' (levels: {_listing(self.levels)})"
+                    yield loc, f"unknown level '{level}' (levels: {listing(self.levels)})"
                 elif level == self.levels[0]:
                     yield loc, f"'{level}' is the baseline level and takes no threshold"
                 for key, cond in (("when", thr.when), ("alert", thr.alert)):
@@ -789,7 +589,7 @@ class Policy(Strict):
 
     def _elicitation_problems(self) -> list[tuple[Loc, str]]:
         out: list[tuple[Loc, str]] = []
-        known = _listing(sorted({*BUILTIN_PROFILES, *self.profiles}))
+        known = listing(sorted({*BUILTIN_PROFILES, *self.profiles}))
         places: list[tuple[Loc, Elicitation | None]] = [(("elicitation",), self.elicitation)]
         places += [(("evals", e), spec.elicitation) for e, spec in self.evals.items()]
         for loc, elicitation in places:
@@ -825,7 +625,7 @@ class Policy(Strict):
                 out.append(
                     (
                         ("post_mitigation", "evals"),
-                        f"unknown eval '{e}' (evals: {_listing(sorted(self.evals))})",
+                        f"unknown eval '{e}' (evals: {listing(sorted(self.evals))})",
                     )
                 )
         return out
@@ -850,17 +650,12 @@ class Policy(Strict):
         return out
 
     def _comparison_problems(self, cond: ThresholdCondition) -> list[str]:
-        if cond.suite is not None:
-            return [p for e in cond.suite.evals for p in self._eval_problems(e, cond.suite.metric)]
-        if cond.eval is None:
-            children = cond.all or cond.any or ([cond.not_] if cond.not_ else [])
-            return [p for c in children for p in self._comparison_problems(c)]
-        return self._eval_problems(cond.eval, cond.metric)
+        return [p for leaf, _ in leaves(cond) for e, m in leaf.reads() for p in self._eval_problems(e, m)]
 
     def _eval_problems(self, eval_id: str, metric: str | None) -> list[str]:
         spec = self.evals.get(eval_id)
         if spec is None:
-            return [f"unknown eval '{eval_id}' (evals: {_listing(sorted(self.evals))})"]
+            return [f"unknown eval '{eval_id}' (evals: {listing(sorted(self.evals))})"]
         if metric is not None and metric != spec.metric:
             return [
                 f"eval '{eval_id}' reports metric '{spec.metric}', not '{metric}' "
@@ -872,10 +667,10 @@ class Policy(Strict):
         out: list[str] = []
         for level in (cond.pre_mitigation_at_least, cond.post_mitigation_at_least):
             if level is not None and level not in refs.levels:
-                out.append(f"unknown level '{level}' (levels: {_listing(self.levels)})")
+                out.append(f"unknown level '{level}' (levels: {listing(self.levels)})")
         for d in cond.domains or []:
             if d not in self.domains:
-                out.append(f"unknown domain '{d}' (domains: {_listing(sorted(self.domains))})")
+                out.append(f"unknown domain '{d}' (domains: {listing(sorted(self.domains))})")
         for child in cond.children():
             out.extend(self._condition_problems(child, refs))
         return out

@@ -14,7 +14,8 @@ from rich.tree import Tree
 from scalegate.assessment import Assessment
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.gates import ActionStatus, basis
-from scalegate.policy.schema import EvidenceStatus, Policy
+from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import Policy
 from scalegate.safety_case import CaseResult, ClaimResult
 from scalegate.scoring import DomainScore
 

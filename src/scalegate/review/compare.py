@@ -18,6 +18,8 @@ from typing import get_args
 from rich.table import Table
 from rich.text import Text
 
+from scalegate.policy import conditions
+from scalegate.policy.conditions import ResponseCondition, ThresholdCondition
 from scalegate.policy.schema import (
     DEFAULT_ACTIONS,
     CommitmentKind,
@@ -28,8 +30,6 @@ from scalegate.policy.schema import (
     Policy,
     Protection,
     Response,
-    ResponseCondition,
-    ThresholdCondition,
 )
 
 ABSENT = "—"
@@ -130,23 +130,18 @@ def protection_kind(name: str, protection: Protection) -> str:
     return protection.kind
 
 
-def level_facts(cond: ResponseCondition, negated: bool = False) -> list[tuple[str, str]]:
-    """(side, level) of every level fact that makes the condition apply (not those under `not`)."""
-    out: list[tuple[str, str]] = []
-    if not negated:
-        if cond.pre_mitigation_at_least is not None:
-            out.append(("pre", cond.pre_mitigation_at_least))
-        if cond.post_mitigation_at_least is not None:
-            out.append(("post", cond.post_mitigation_at_least))
-    for child in cond.children():
-        out.extend(level_facts(child, negated or cond.not_ is not None))
-    return out
+def level_facts(cond: ResponseCondition) -> list[tuple[str, str]]:
+    """(view, level) of every level fact through which rising capability makes the condition
+    apply (`conditions.level_facts`: not those under an odd number of `not:`)."""
+    return [
+        (view, str(fact.pre_mitigation_at_least if view == "pre" else fact.post_mitigation_at_least))
+        for view, fact in conditions.level_facts(cond)
+    ]
 
 
 def _has_fact(cond: ResponseCondition, attr: str) -> bool:
-    if getattr(cond, attr) is not None:
-        return True
-    return any(_has_fact(c, attr) for c in cond.children() if cond.not_ is None)
+    """Whether a fact of this kind can make the condition apply (not under an odd `not:`)."""
+    return any(getattr(fact, attr) is not None for fact, positive in conditions.facts(cond) if positive)
 
 
 # ---------------------------------------------------------------------------------------------

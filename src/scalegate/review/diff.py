@@ -22,17 +22,8 @@ from pydantic import BaseModel
 from rich.table import Table
 from rich.text import Text
 
-from scalegate.policy.schema import (
-    Commitment,
-    Domain,
-    Elicitation,
-    Policy,
-    Response,
-    ResponseCondition,
-    SafetyBuffer,
-    Threshold,
-    ThresholdCondition,
-)
+from scalegate.policy.conditions import Op, ResponseCondition, ThresholdCondition
+from scalegate.policy.schema import Commitment, Domain, Elicitation, Policy, Response, SafetyBuffer, Threshold
 from scalegate.review.compare import domain_category, security_level
 
 T = TypeVar("T")
@@ -852,16 +843,17 @@ class _Assessor:
             ma, mb = self._metric(a, self.old), self._metric(b, self.new)
             if ma != mb:
                 return [("unclear", f"metric {ma} -> {mb}")]
-            if (a.at_least is None) != (b.at_least is None):
+            ba, bb = a.bound(), b.bound()
+            assert ba is not None and bb is not None
+            if ba.op is not bb.op:
                 return [("unclear", "comparison flipped between at_least and at_most")]
-            op = "at_least" if a.at_least is not None else "at_most"
-            x, y = getattr(a, op), getattr(b, op)
+            x, y = ba.value, bb.value
             if x == y:
                 return []
             # at_least crosses sooner when lowered; at_most (crossed at or below) when raised
-            easier = y < x if op == "at_least" else y > x
+            easier = y < x if ba.op is Op.at_least else y > x
             verb = "raised" if y > x else "lowered"
-            prefix = "" if op == "at_least" else "at_most "
+            prefix = "" if ba.op is Op.at_least else "at_most "
             return [(self._ease(easier, pol), f"{prefix}{verb} from {_fmt(x)} to {_fmt(y)}")]
         if a.suite is not None and b.suite is not None:
             sa, sb = a.suite, b.suite
@@ -903,12 +895,12 @@ class _Assessor:
                     )
                 )
             pairs, removed, added = self._pair(ca, cb)
-            for x, y in pairs:
-                out.extend(self._cond(x, y, pol))
-            for x in removed:  # dropping a part of `all` makes it easier, of `any` harder
-                out.append((self._ease(a.all is not None, pol), f"part {_tc_text(x)} removed"))
-            for y in added:
-                out.append((self._ease(b.any is not None, pol), f"part {_tc_text(y)} added"))
+            for part_a, part_b in pairs:
+                out.extend(self._cond(part_a, part_b, pol))
+            for part in removed:  # dropping a part of `all` makes it easier, of `any` harder
+                out.append((self._ease(a.all is not None, pol), f"part {_tc_text(part)} removed"))
+            for part in added:
+                out.append((self._ease(b.any is not None, pol), f"part {_tc_text(part)} added"))
             return out
         return [("unclear", f"condition {_tc_text(a)} -> {_tc_text(b)}")]
 
@@ -1628,14 +1620,13 @@ def _short(text: str, n: int = 60) -> str:
 
 
 def _tc_text(c: ThresholdCondition) -> str:
-    if c.eval is not None:
-        return f"{c.eval} ≥ {_fmt(c.at_least)}" if c.at_least is not None else f"{c.eval} ≤ {_fmt(c.at_most)}"
+    b = c.bound()
+    if b is not None:
+        return f"{b.eval} {b.op.symbol} {_fmt(b.value)}"
     if c.suite is not None:
         return f"suite of {len(c.suite.evals)}"
-    if c.not_ is not None:
-        return f"not({_tc_text(c.not_)})"
-    form = "all" if c.all is not None else "any"
-    return f"{form}({', '.join(_tc_text(x) for x in (c.all or c.any or []))})"
+    form = "all" if c.all is not None else "any" if c.any is not None else "not"
+    return f"{form}({', '.join(_tc_text(x) for x in c.children())})"
 
 
 def _when(c: ResponseCondition) -> str:

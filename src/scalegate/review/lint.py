@@ -26,17 +26,10 @@ from rich.table import Table
 from rich.text import Text
 
 from scalegate.gates import ActionStatus, decide
-from scalegate.policy.schema import (
-    Cited,
-    CommitmentKind,
-    Domain,
-    Elicitation,
-    Policy,
-    Response,
-    ResponseCondition,
-    Threshold,
-    ThresholdCondition,
-)
+from scalegate.policy import conditions
+from scalegate.policy.base import Cited
+from scalegate.policy.conditions import Op, ResponseCondition
+from scalegate.policy.schema import CommitmentKind, Domain, Elicitation, Policy, Response, Threshold
 from scalegate.scoring import build_scorecard
 
 Severity = Literal["error", "warning", "info"]
@@ -165,28 +158,18 @@ def _thresholds(policy: Policy) -> Iterator[tuple[str, Domain, str, Threshold, s
             yield dname, domain, level, thr, f"domains.{dname}.thresholds.{level}"
 
 
-def _level_facts(cond: ResponseCondition, positive: bool = True) -> Iterator[ResponseCondition]:
-    """Level facts through which rising capability can make the condition hold. Those under an
-    odd number of `not`s are left out: there, rising capability switches the response off."""
-    if positive and (cond.pre_mitigation_at_least is not None or cond.post_mitigation_at_least is not None):
-        yield cond
-    for child in cond.all or cond.any or []:
-        yield from _level_facts(child, positive)
-    if cond.not_ is not None:
-        yield from _level_facts(cond.not_, not positive)
+def _level_facts(cond: ResponseCondition) -> Iterator[ResponseCondition]:
+    """Level facts through which rising capability can make the condition hold."""
+    return (fact for _view, fact in conditions.level_facts(cond))
 
 
-def _alert_facts(cond: ResponseCondition, positive: bool = True) -> Iterator[ResponseCondition]:
-    if cond.alert is not None and cond.alert == positive:
-        yield cond
-    for child in cond.all or cond.any or []:
-        yield from _alert_facts(child, positive)
-    if cond.not_ is not None:
-        yield from _alert_facts(cond.not_, not positive)
+def _alert_facts(cond: ResponseCondition) -> Iterator[ResponseCondition]:
+    """Alert facts through which a firing alert can make the condition hold."""
+    return (f for f, positive in conditions.facts(cond) if f.alert is not None and f.alert == positive)
 
 
 def _any_fact(cond: ResponseCondition, pred: Callable[[ResponseCondition], bool]) -> bool:
-    return pred(cond) or any(_any_fact(c, pred) for c in cond.children())
+    return any(pred(node) for node, _positive in conditions.nodes(cond))
 
 
 def _fact_level(fact: ResponseCondition) -> str:
@@ -259,16 +242,6 @@ def release_actions(policy: Policy) -> list[str]:
 def _is_board(policy: Policy, role: str) -> bool:
     roles = policy.governance.roles if policy.governance else {}
     return bool(BOARD_ROLE.search(role) or BOARD_ROLE.search(roles.get(role, "")))
-
-
-def _simple(cond: ThresholdCondition) -> tuple[str, str | None, str, float] | None:
-    """(eval, metric, direction, value) of a single comparison, else None."""
-    if cond.eval is None:
-        return None
-    if cond.at_least is not None:
-        return cond.eval, cond.metric, "at_least", cond.at_least
-    assert cond.at_most is not None
-    return cond.eval, cond.metric, "at_most", cond.at_most
 
 
 def _strong(e: Elicitation | None) -> bool:
@@ -545,14 +518,14 @@ def _alert_not_below(policy: Policy) -> Iterator[Hit]:
     for dname, _d, level, thr, clause in _thresholds(policy):
         if thr.when is None or thr.alert is None:
             continue
-        w, a = _simple(thr.when), _simple(thr.alert)
-        if w is not None and a is not None and (w[0], w[1]) == (a[0], a[1]):
-            earlier = a[3] < w[3] if w[2] == "at_least" else a[3] > w[3]
-            if a[2] != w[2] or not earlier:
+        w, a = thr.when.bound(), thr.alert.bound()
+        if w is not None and a is not None and (w.eval, w.metric) == (a.eval, a.metric):
+            earlier = a.value < w.value if w.op is Op.at_least else a.value > w.value
+            if a.op is not w.op or not earlier:
                 yield Hit(
                     f"{clause}.alert",
-                    f"{dname} '{level}' alert ({a[0]} {a[2]} {a[3]}) does not fire before the threshold "
-                    f"({w[0]} {w[2]} {w[3]})",
+                    f"{dname} '{level}' alert ({a.eval} {a.op} {a.value}) does not fire before the threshold "
+                    f"({w.eval} {w.op} {w.value})",
                 )
         ws, as_ = thr.when.suite, thr.alert.suite
         if (
@@ -688,7 +661,7 @@ def _cannot_rule_out(policy: Policy) -> Iterator[Hit]:
             by_level |= gated
         # only a fact that applies the response on its own handles the state (inside an `all:`
         # beside a level fact, it waits for the level that `below` no longer reaches)
-        if any(_precautionary(f) for f in _sufficient_facts(r.if_)):
+        if any(_precautionary(f) for f in conditions.sufficient_facts(r.if_)):
             precautionary |= gated
     if not precautionary:
         yield Hit(
@@ -1194,17 +1167,15 @@ def _gated_actions(policy: Policy, r: Response) -> set[str]:
     return gated
 
 
-def _non_monotone(cond: ResponseCondition, positive: bool = True) -> Iterator[str]:
+def _non_monotone(cond: ResponseCondition) -> Iterator[str]:
     """The parts of a condition through which worse evidence can stop it holding."""
-    if cond.not_ is not None:
-        yield "`not:`"
-        yield from _non_monotone(cond.not_, not positive)
-    if cond.alert is False:
-        yield "`alert: false`"
-    if cond.confirmed is True:  # `false` (the precautionary state) only widens under worse evidence
-        yield "`confirmed: true`"
-    for child in cond.all or cond.any or []:
-        yield from _non_monotone(child, positive)
+    for node, _positive in conditions.nodes(cond):
+        if node.not_ is not None:
+            yield "`not:`"
+        if node.alert is False:
+            yield "`alert: false`"
+        if node.confirmed is True:  # `false` (the precautionary state) only widens under worse evidence
+            yield "`confirmed: true`"
 
 
 @_rule(
@@ -1266,16 +1237,6 @@ def _uncertainty_only_gate(policy: Policy) -> Iterator[Hit]:
             )
 
 
-def _sufficient_facts(cond: ResponseCondition) -> Iterator[ResponseCondition]:
-    """Facts that make the whole condition hold on their own: the condition itself, or a branch
-    of an `any:` (a fact inside `all:` or `not:` does not)."""
-    if cond.any is not None:
-        for child in cond.any:
-            yield from _sufficient_facts(child)
-    elif cond.all is None and cond.not_ is None:
-        yield cond
-
-
 def _precautionary(fact: ResponseCondition) -> bool:
     return fact.confirmed is False or "inconclusive" in (fact.evidence or [])
 
@@ -1283,7 +1244,7 @@ def _precautionary(fact: ResponseCondition) -> bool:
 def _sufficient_level_facts(cond: ResponseCondition) -> Iterator[ResponseCondition]:
     """Level facts that make the whole condition hold on their own, not counting
     `confirmed: false` (the precautionary state only)."""
-    for fact in _sufficient_facts(cond):
+    for fact in conditions.sufficient_facts(cond):
         if (fact.pre_mitigation_at_least or fact.post_mitigation_at_least) and fact.confirmed is not False:
             yield fact
 
@@ -1370,7 +1331,8 @@ def _samples_cannot_decide(policy: Policy) -> Iterator[Hit]:
         )
     tail = (1 - policy.statistics.confidence) / 2
     for dname, _domain, level, thr, path in _thresholds(policy):
-        for op, eval_id, value in _comparisons(thr.when):
+        for bound, _positive in filter(lambda bp: bp[1], conditions.bounds(thr.when)):
+            op, eval_id, value = bound.op, bound.eval, bound.value
             spec = policy.evals.get(eval_id)
             limit = spec.args.get("limit") if spec is not None else None
             planned = limit if isinstance(limit, int) and limit > 0 else policy.evidence.min_samples
@@ -1385,18 +1347,6 @@ def _samples_cannot_decide(policy: Policy) -> Iterator[Hit]:
                     f"{'zero' if op == 'at_least' else 'perfect'} score rules `{op}: {value:g}` out only "
                     f"from {needed} samples at confidence {policy.statistics.confidence:g}",
                 )
-
-
-def _comparisons(cond: ThresholdCondition | None) -> Iterator[tuple[str, str, float]]:
-    """(op, eval, value) of every comparison in a condition outside `not:`."""
-    if cond is None:
-        return
-    simple = _simple(cond)
-    if simple is not None:
-        eval_id, _metric, op, value = simple
-        yield op, eval_id, value
-    for child in cond.all or cond.any or []:
-        yield from _comparisons(child)
 
 
 # --- output ---------------------------------------------------------------------------------------

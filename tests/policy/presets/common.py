@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from scalegate.gates import Decision
-from scalegate.policy.schema import Cited
+from scalegate.policy.base import Cited
 from scalegate.safety_case import CaseResult
 
 

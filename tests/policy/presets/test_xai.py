@@ -8,8 +8,9 @@ import pytest
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.stats import Estimate
 from scalegate.gates import ActionStatus, Decision, decide
+from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.loader import load_policy
-from scalegate.policy.schema import EvidenceStatus, Policy
+from scalegate.policy.schema import Policy
 from scalegate.scoring import build_scorecard
 from tests.builders import evidence, ok
 
