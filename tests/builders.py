@@ -94,6 +94,7 @@ def scorecard(
         MitigationView,
         State,
         ThresholdResult,
+        undecided_comparisons,
     )
 
     base = policy.levels[0]
@@ -133,10 +134,11 @@ def scorecard(
             )
         return out
 
-    pre = pre or {}
+    pre_view, post_view = view(pre or {}), view((pre or {}) if post is None else post)
     return Scorecard(
-        pre_mitigation=MitigationView(domains=view(pre)),
-        post_mitigation=MitigationView(domains=view(pre if post is None else post)),
+        pre_mitigation=MitigationView(domains=pre_view),
+        post_mitigation=MitigationView(domains=post_view),
+        undecided=undecided_comparisons(pre_view, post_view),
         evidence_status={e: EvidenceStatus.ok for e in policy.evals},
         inconclusive=not confirmed,
         effective_compute=effective_compute,

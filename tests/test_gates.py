@@ -700,6 +700,10 @@ def test_inconclusive_rule_sees_a_threshold_that_applies_only_after_mitigation()
     card = build_scorecard(policy, evidence(*clear(cyber_eval=ok("cyber_eval", STRADDLES_HALF))))
     assert card.inconclusive
     assert "medium" not in [t.level for t in card.pre_mitigation.domains["cyber"].thresholds]
+    # scoring derives the undecided comparisons once, per view; the gate only reads them
+    assert [(u.domain, u.view, u.level, u.comparison.eval_id) for u in card.undecided] == [
+        ("cyber", "post", "medium", "cyber_eval")
+    ]
     decision = decide(policy, card, set())
     assert blocked(decision) == ["external_deployment"]
     [reason] = decision.actions["external_deployment"].reasons

@@ -18,7 +18,7 @@ from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.conditions import ResponseCondition
 from scalegate.policy.schema import Policy
 from scalegate.safety_case import CaseResult
-from scalegate.scoring import Comparison, DomainScore, Scorecard, State
+from scalegate.scoring import Comparison, DomainScore, Scorecard
 
 #: The format of a recorded decision. 1: reasons carry rendered sentences only; 2: each also
 #: carries its facts as data (`records`), which is what verification compares.
@@ -257,30 +257,11 @@ def _evidence_fact(scorecard: Scorecard, wanted: list[str]) -> _Match:
 
 
 def _inconclusive(scorecard: Scorecard) -> list[Fact]:
-    """Each undecided comparison of an undecided threshold once, from both views (a threshold
-    that `applies_to: post` is inconclusive only in the post view). Undecided is inconclusive
-    *or unknown*: evidence that went missing is worse than evidence too weak to decide, so a
-    rule on inconclusive evidence must not stop applying when the evidence disappears (worse
-    evidence never allows more; tests/test_gate_properties.py)."""
-    undecided = (State.inconclusive, State.unknown)
-    seen: set[tuple[Any, ...]] = set()
-    out: list[Fact] = []
-    views: tuple[tuple[Any, Literal["pre", "post"]], ...] = (
-        (scorecard.pre_mitigation, "pre"),
-        (scorecard.post_mitigation, "post"),
-    )
-    for view, side in views:
-        for d in view.domains.values():
-            for t in d.thresholds:
-                if t.when.state not in undecided:
-                    continue
-                for c in t.when.comparisons:
-                    key = (d.domain, t.level, c.eval_id, c.metric, c.op, c.threshold)
-                    if c.state in undecided and key not in seen:
-                        seen.add(key)
-                        where = {"domain": d.domain, "view": side, "level": t.level}
-                        out.append(Fact(kind="inconclusive", comparisons=[c], **where))
-    return out
+    """The undecided comparisons scoring derived (`scoring.undecided_comparisons`), as facts."""
+    return [
+        Fact(kind="inconclusive", comparisons=[u.comparison], domain=u.domain, view=u.view, level=u.level)
+        for u in scorecard.undecided
+    ]
 
 
 def _matches(policy: Policy, cond: ResponseCondition, card: Scorecard) -> _Match:

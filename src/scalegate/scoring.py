@@ -111,6 +111,19 @@ class MitigationView(BaseModel):
     note: str | None = None
 
 
+class Undecided(BaseModel):
+    """An undecided comparison (inconclusive or unknown) of an undecided threshold, in the view
+    where it was read: what an evidence rule on `inconclusive` names. Derived here, once, so
+    the gate reads it and never re-derives it from one view."""
+
+    model_config = ConfigDict(frozen=True)
+
+    domain: str
+    view: Literal["pre", "post"]
+    level: str
+    comparison: Comparison
+
+
 class Scorecard(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -118,6 +131,8 @@ class Scorecard(BaseModel):
     post_mitigation: MitigationView
     evidence_status: dict[str, EvidenceStatus]
     inconclusive: bool
+    # required, never defaulted: a scorecard without it would read as having nothing undecided
+    undecided: list[Undecided]
     effective_compute: float | None = None
     training_compute: float | None = None
 
@@ -334,6 +349,29 @@ def refuse_unred_teamed(policy: Policy, ev: EvalEvidence) -> EvalEvidence:
     )
 
 
+def undecided_comparisons(pre: dict[str, DomainScore], post: dict[str, DomainScore]) -> list[Undecided]:
+    """Each undecided comparison of an undecided threshold once, from both views (a threshold
+    that `applies_to: post` is inconclusive only in the post view). Undecided is inconclusive
+    *or unknown*: evidence that went missing is worse than evidence too weak to decide, so a
+    rule on inconclusive evidence must not stop applying when the evidence disappears (worse
+    evidence never allows more; tests/test_gate_properties.py)."""
+    undecided = (State.inconclusive, State.unknown)
+    seen: set[tuple[object, ...]] = set()
+    out: list[Undecided] = []
+    views: tuple[tuple[dict[str, DomainScore], Literal["pre", "post"]], ...] = ((pre, "pre"), (post, "post"))
+    for domains, side in views:
+        for d in domains.values():
+            for t in d.thresholds:
+                if t.when.state not in undecided:
+                    continue
+                for c in t.when.comparisons:
+                    key = (d.domain, t.level, c.eval_id, c.metric, c.op, c.threshold)
+                    if c.state in undecided and key not in seen:
+                        seen.add(key)
+                        out.append(Undecided(domain=d.domain, view=side, level=t.level, comparison=c))
+    return out
+
+
 def build_scorecard(
     policy: Policy,
     evidence: dict[str, EvalEvidence],
@@ -362,6 +400,7 @@ def build_scorecard(
         for t in d.thresholds
     )
     return Scorecard(
+        undecided=undecided_comparisons(pre, post),
         pre_mitigation=MitigationView(domains=pre),
         post_mitigation=MitigationView(domains=post, note=POST_EQUALS_PRE if post_evidence is None else None),
         evidence_status=statuses,
