@@ -617,7 +617,8 @@ def policy_compare(
     """Side by side: domains, thresholds, triggers, buffers, elicitation, decision rules,
     protections, governance, commitments and grades of several policies."""
     from scalegate.policy import load_policy, preset_names
-    from scalegate.review.compare import compare_policies, to_html, to_markdown, to_rich_table
+    from scalegate.report.policy_review import to_html, to_markdown, to_rich_table
+    from scalegate.review.compare import compare_policies
 
     _check_format(fmt, ("terminal", "markdown", "html"))
     names = policies or preset_names()
@@ -690,7 +691,8 @@ def policy_lint(
     info notes, why each finding matters, how to fix it and the source of the criticism.
     Exit 3 when any finding is an error."""
     from scalegate.policy import load_policy
-    from scalegate.review.grade import grade_policy, grades_json, render_grades
+    from scalegate.report.policy_review import render_grades
+    from scalegate.review.grade import grade_policy, grades_json
     from scalegate.review.lint import RULES, findings_json, has_errors, lint_policy, render_findings
 
     unknown = [r for r in ignore if r not in RULES and r not in {x.name for x in RULES.values()}]

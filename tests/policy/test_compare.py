@@ -8,14 +8,12 @@ import pytest
 from rich.console import Console
 
 from scalegate.policy.schema import Policy, Protection
+from scalegate.report.policy_review import to_html, to_markdown, to_rich_table
 from scalegate.review.compare import (
     ABSENT,
     PolicyComparison,
     compare_policies,
     security_level,
-    to_html,
-    to_markdown,
-    to_rich_table,
 )
 from tests.builders import policy_from, reference_policy
 

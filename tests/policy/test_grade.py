@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from scalegate.report.policy_review import render_grades
 from scalegate.review.grade import (
     RUBRIC,
     Grades,
     grade_policy,
     grades_json,
     letter,
-    render_grades,
 )
 from scalegate.review.lint import RULES, lint_policy
 from tests.builders import policy_from, reference_policy

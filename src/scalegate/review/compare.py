@@ -7,16 +7,12 @@ a row across policies) and `—` always means "the policy does not say".
 
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import get_args
-
-from rich.table import Table
-from rich.text import Text
+from typing import Any, get_args
 
 from scalegate.policy import conditions
 from scalegate.policy.conditions import ResponseCondition, ThresholdCondition
@@ -348,14 +344,183 @@ def _ordered_union(lists: Iterable[Iterable[str]]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Sections
+# Sections: each a function of the policies compared, returning its rows as (label, cell).
+# Most rows are fixed; some depend on what the policies hold (domain categories, actions,
+# sign-off keys). The table of sections is `SECTIONS`; a new row is one line in its section.
+
+Cell = Callable[[Policy], str]
+RowSpec = tuple[str, Cell]
+
+
+def _share(p: Policy, pick: Callable[[ThresholdCondition | None, ThresholdCondition | None], bool]) -> str:
+    ths = _thresholds(p)
+    return f"{sum(pick(w, a) for _, _, w, a in ths)}/{len(ths)}" if ths else ABSENT
+
+
+def _cadence(attr: str, fmt: Callable[[Any], str] = _yn) -> Cell:
+    return lambda p: fmt(getattr(p.cadence, attr)) if p.cadence else ABSENT
+
+
+def _changes(fmt: Callable[[Any], str]) -> Cell:
+    return lambda p: fmt(p.governance.changes) if p.governance and p.governance.changes else ABSENT
+
+
+def _extra_actions(p: Policy) -> str:
+    extra = [a for a in p.actions if a not in DEFAULT_ACTIONS]
+    return f"{len(p.actions)}" + (f" (+ {', '.join(extra)})" if extra else "")
+
+
+def _policy_rows(ps: Sequence[Policy]) -> list[RowSpec]:
+    return [
+        ("Name", lambda p: p.policy.name),
+        ("Version", lambda p: p.policy.version + (f" ({p.policy.effective})" if p.policy.effective else "")),
+        ("Levels", lambda p: " < ".join(p.levels)),
+        ("Actions gated", _extra_actions),
+    ]
+
+
+def _domain_rows(ps: Sequence[Policy]) -> list[RowSpec]:
+    present = {domain_category(n, d) for p in ps for n, d in p.domains.items()}
+    return [
+        (_CATEGORY_LABELS.get(cat, cat), partial(_domain_cell, category=cat))
+        for cat in CATEGORIES
+        if cat in present
+    ]
+
+
+def _threshold_rows(ps: Sequence[Policy]) -> list[RowSpec]:
+    def counts(attr: str) -> Cell:
+        return lambda p: _counts(
+            Counter(getattr(t, attr) for d in p.domains.values() for t in d.thresholds.values())
+        )
+
+    return [
+        ("Count", lambda p: str(len(_thresholds(p)))),
+        ("Operationalized", lambda p: _share(p, lambda w, a: w is not None)),
+        ("With alert", lambda p: _share(p, lambda w, a: a is not None)),
+        ("Applies to", counts("applies_to")),
+        ("Kinds", counts("kind")),
+        ("Task suites", lambda p: _count(sum(1 for _, _, w, _ in _thresholds(p) if w and w.suite))),
+    ]
+
+
+def _trigger_rows(ps: Sequence[Policy]) -> list[RowSpec]:
+    return [
+        ("Compute / time", _compute_time),
+        ("Post-training", _cadence("post_training_months", lambda m: f"{_num(m)} mo" if m else ABSENT)),
+        ("Events", _cadence("events", _join)),
+        ("During training", _cadence("during_training")),
+        ("Forecast shortens", _cadence("shorten_on_forecast")),
+    ]
+
+
+def _buffer_rows(ps: Sequence[Policy]) -> list[RowSpec]:
+    return [
+        ("Safety buffer", _buffer),
+        ("Alerts", lambda p: _share(p, lambda w, a: a is not None)),
+        ("Alert responses", lambda p: _count(sum(_has_fact(r.if_, "alert") for r in p.responses))),
+        ("Alerts pause training", _cadence("alerts_pause_training")),
+    ]
+
+
+def _elicitation_rows(ps: Sequence[Policy]) -> list[RowSpec]:
+    fields = [f for f in Elicitation.model_fields if f not in ("source", "tag")]
+    return [
+        *(
+            (_ELICITATION_LABELS.get(f, f.replace("_", " ")), partial(_elicitation_value, field=f))
+            for f in fields
+        ),
+        ("Per-eval overrides", lambda p: _count(sum(e.elicitation is not None for e in p.evals.values()))),
+    ]
+
+
+def _decision_rows(ps: Sequence[Policy]) -> list[RowSpec]:
+    actions = _ordered_union([DEFAULT_ACTIONS, *(p.actions for p in ps)])
+    return [
+        ("Cannot rule out", lambda p: f"as {p.statistics.inconclusive_as}"),
+        ("Fail closed", _fail_closed),
+        *(
+            (
+                "Pause (blocks continue_training)" if a == "continue_training" else f"Blocks {a}",
+                partial(_action_blocked, action=a),
+            )
+            for a in actions
+        ),
+        ("Safety cases required", _safety_cases),
+        ("Notify", lambda p: _join(sorted({role for r in p.responses for role in r.notify}))),
+        ("Obligations", lambda p: _count(sum(len(r.obligations) for r in p.responses))),
+    ]
+
+
+def _protection_rows(ps: Sequence[Policy]) -> list[RowSpec]:
+    return [
+        ("Declared", lambda p: _count(len(p.protections))),
+        ("Weight security (RAND)", _security_levels),
+        *(
+            (kind.capitalize(), partial(_protection_kind_cell, kind=kind))
+            for kind in ("security", "deployment", "alignment", "process")
+        ),
+    ]
+
+
+def _governance_rows(ps: Sequence[Policy]) -> list[RowSpec]:
+    signoff_keys = _ordered_union(p.governance.signoff for p in ps if p.governance)
+    inform_keys = _ordered_union(p.governance.inform_before for p in ps if p.governance)
+    return [
+        ("Roles", lambda p: _join(p.governance.roles) if p.governance else ABSENT),
+        *((f"Sign-off: {k}", partial(_governance_roles, field="signoff", key=k)) for k in signoff_keys),
+        *(
+            (f"Inform before: {k}", partial(_governance_roles, field="inform_before", key=k))
+            for k in inform_keys
+        ),
+        ("Can reverse", lambda p: _roles(p.governance.reverse) if p.governance else ABSENT),
+        ("Change: approve", _changes(lambda c: _roles(c.approve))),
+        ("Change: consult", _changes(lambda c: _roles(c.consult))),
+        ("Change: notice", _changes(lambda c: f"{c.notice_days}d")),
+        ("Public changelog", _changes(lambda c: _yn(c.public_changelog))),
+        ("Publish before effective", _changes(lambda c: _yn(c.publish_before_effective))),
+    ]
+
+
+def _commitment_rows(ps: Sequence[Policy]) -> list[RowSpec]:
+    return [(k.value, partial(_commitment, kind=k)) for k in CommitmentKind]
+
+
+def _marginal_rows(ps: Sequence[Policy]) -> list[RowSpec]:
+    def clause(p: Policy) -> str:
+        m = p.marginal_risk
+        return f"yes ({len(m.conditions)}/{len(MARGINAL_CONDITIONS)} conditions)" if m else ABSENT
+
+    return [
+        ("Clause", clause),
+        *(
+            (c.replace("_", " ").capitalize(), partial(_marginal_condition, condition=c))
+            for c in MARGINAL_CONDITIONS
+        ),
+    ]
+
+
+#: The comparison, top to bottom: (section title, its rows for the policies compared).
+SECTIONS: tuple[tuple[str, Callable[[Sequence[Policy]], list[RowSpec]]], ...] = (
+    ("Policy", _policy_rows),
+    ("Domains", _domain_rows),
+    ("Thresholds", _threshold_rows),
+    ("Triggers", _trigger_rows),
+    ("Buffers", _buffer_rows),
+    ("Elicitation", _elicitation_rows),
+    ("Decision rules", _decision_rows),
+    ("Protections", _protection_rows),
+    ("Governance", _governance_rows),
+    ("Commitments", _commitment_rows),
+    ("Marginal risk", _marginal_rows),
+)
 
 
 def compare_policies(
     policies: Sequence[tuple[str, Policy]],
     grades: Mapping[str, Mapping[str, str]] | None = None,
 ) -> PolicyComparison:
-    """Compare named policies section by section.
+    """Compare named policies section by section (`SECTIONS`), then their grades.
 
     `grades` (policy name -> component -> grade) comes from whoever grades the policies; it is
     passed in rather than computed here so that the comparison does not depend on a rubric.
@@ -369,317 +534,12 @@ def compare_policies(
     if unknown:
         raise ValueError(f"grades for unknown policies {unknown} (policies: {list(names)})")
     ps = [p for _, p in policies]
-
-    def row(label: str, cell: Callable[[Policy], str]) -> Row:
-        return Row(label, tuple(cell(p) for p in ps))
-
-    sections: list[Section] = []
-
-    def section(title: str, rows: Iterable[Row]) -> None:
-        sections.append(Section(title, tuple(rows)))
-
-    section(
-        "Policy",
-        [
-            row("Name", lambda p: p.policy.name),
-            row(
-                "Version",
-                lambda p: p.policy.version + (f" ({p.policy.effective})" if p.policy.effective else ""),
-            ),
-            row("Levels", lambda p: " < ".join(p.levels)),
-            row(
-                "Actions gated",
-                lambda p: (
-                    f"{len(p.actions)}"
-                    + (
-                        ""
-                        if not (extra := [a for a in p.actions if a not in DEFAULT_ACTIONS])
-                        else f" (+ {', '.join(extra)})"
-                    )
-                ),
-            ),
-        ],
-    )
-
-    present = {domain_category(n, d) for p in ps for n, d in p.domains.items()}
-    section(
-        "Domains",
-        [
-            row(_CATEGORY_LABELS.get(cat, cat), partial(_domain_cell, category=cat))
-            for cat in CATEGORIES
-            if cat in present
-        ],
-    )
-
-    def share(p: Policy, pick: Callable[[ThresholdCondition | None, ThresholdCondition | None], bool]) -> str:
-        ths = _thresholds(p)
-        return f"{sum(pick(w, a) for _, _, w, a in ths)}/{len(ths)}" if ths else ABSENT
-
-    section(
-        "Thresholds",
-        [
-            row("Count", lambda p: str(len(_thresholds(p)))),
-            row("Operationalized", lambda p: share(p, lambda w, a: w is not None)),
-            row("With alert", lambda p: share(p, lambda w, a: a is not None)),
-            row(
-                "Applies to",
-                lambda p: _counts(
-                    Counter(t.applies_to for d in p.domains.values() for t in d.thresholds.values())
-                ),
-            ),
-            row(
-                "Kinds",
-                lambda p: _counts(Counter(t.kind for d in p.domains.values() for t in d.thresholds.values())),
-            ),
-            row(
-                "Task suites",
-                lambda p: _count(sum(1 for _, _, w, _ in _thresholds(p) if w and w.suite)),
-            ),
-        ],
-    )
-
-    section(
-        "Triggers",
-        [
-            row("Compute / time", _compute_time),
-            row(
-                "Post-training",
-                lambda p: (
-                    f"{_num(p.cadence.post_training_months)} mo"
-                    if p.cadence and p.cadence.post_training_months
-                    else ABSENT
-                ),
-            ),
-            row("Events", lambda p: _join(p.cadence.events) if p.cadence else ABSENT),
-            row("During training", lambda p: _yn(p.cadence.during_training) if p.cadence else ABSENT),
-            row("Forecast shortens", lambda p: _yn(p.cadence.shorten_on_forecast) if p.cadence else ABSENT),
-        ],
-    )
-
-    section(
-        "Buffers",
-        [
-            row("Safety buffer", _buffer),
-            row("Alerts", lambda p: share(p, lambda w, a: a is not None)),
-            row(
-                "Alert responses",
-                lambda p: _count(sum(_has_fact(r.if_, "alert") for r in p.responses)),
-            ),
-            row(
-                "Alerts pause training",
-                lambda p: _yn(p.cadence.alerts_pause_training) if p.cadence else ABSENT,
-            ),
-        ],
-    )
-
-    fields = [f for f in Elicitation.model_fields if f not in ("source", "tag")]
-    section(
-        "Elicitation",
-        [
-            *(
-                row(_ELICITATION_LABELS.get(f, f.replace("_", " ")), partial(_elicitation_value, field=f))
-                for f in fields
-            ),
-            row(
-                "Per-eval overrides",
-                lambda p: _count(sum(e.elicitation is not None for e in p.evals.values())),
-            ),
-        ],
-    )
-
-    actions = _ordered_union([DEFAULT_ACTIONS, *(p.actions for p in ps)])
-    section(
-        "Decision rules",
-        [
-            row("Cannot rule out", lambda p: f"as {p.statistics.inconclusive_as}"),
-            row("Fail closed", _fail_closed),
-            *(
-                row(
-                    "Pause (blocks continue_training)" if a == "continue_training" else f"Blocks {a}",
-                    partial(_action_blocked, action=a),
-                )
-                for a in actions
-            ),
-            row("Safety cases required", _safety_cases),
-            row("Notify", lambda p: _join(sorted({role for r in p.responses for role in r.notify}))),
-            row("Obligations", lambda p: _count(sum(len(r.obligations) for r in p.responses))),
-        ],
-    )
-
-    section(
-        "Protections",
-        [
-            row("Declared", lambda p: _count(len(p.protections))),
-            row("Weight security (RAND)", _security_levels),
-            *(
-                row(kind.capitalize(), partial(_protection_kind_cell, kind=kind))
-                for kind in ("security", "deployment", "alignment", "process")
-            ),
-        ],
-    )
-
-    signoff_keys = _ordered_union(p.governance.signoff for p in ps if p.governance)
-    inform_keys = _ordered_union(p.governance.inform_before for p in ps if p.governance)
-    section(
-        "Governance",
-        [
-            row("Roles", lambda p: _join(p.governance.roles) if p.governance else ABSENT),
-            *(
-                row(
-                    f"Sign-off: {k}",
-                    partial(_governance_roles, field="signoff", key=k),
-                )
-                for k in signoff_keys
-            ),
-            *(
-                row(
-                    f"Inform before: {k}",
-                    partial(_governance_roles, field="inform_before", key=k),
-                )
-                for k in inform_keys
-            ),
-            row("Can reverse", lambda p: _roles(p.governance.reverse) if p.governance else ABSENT),
-            row(
-                "Change: approve",
-                lambda p: (
-                    _roles(p.governance.changes.approve) if p.governance and p.governance.changes else ABSENT
-                ),
-            ),
-            row(
-                "Change: consult",
-                lambda p: (
-                    _roles(p.governance.changes.consult) if p.governance and p.governance.changes else ABSENT
-                ),
-            ),
-            row(
-                "Change: notice",
-                lambda p: (
-                    f"{p.governance.changes.notice_days}d"
-                    if p.governance and p.governance.changes
-                    else ABSENT
-                ),
-            ),
-            row(
-                "Public changelog",
-                lambda p: (
-                    _yn(p.governance.changes.public_changelog)
-                    if p.governance and p.governance.changes
-                    else ABSENT
-                ),
-            ),
-            row(
-                "Publish before effective",
-                lambda p: (
-                    _yn(p.governance.changes.publish_before_effective)
-                    if p.governance and p.governance.changes
-                    else ABSENT
-                ),
-            ),
-        ],
-    )
-
-    section(
-        "Commitments",
-        [row(k.value, partial(_commitment, kind=k)) for k in CommitmentKind],
-    )
-
-    section(
-        "Marginal risk",
-        [
-            row(
-                "Clause",
-                lambda p: (
-                    f"yes ({len(p.marginal_risk.conditions)}/{len(MARGINAL_CONDITIONS)} conditions)"
-                    if p.marginal_risk
-                    else ABSENT
-                ),
-            ),
-            *(
-                row(
-                    c.replace("_", " ").capitalize(),
-                    partial(_marginal_condition, condition=c),
-                )
-                for c in MARGINAL_CONDITIONS
-            ),
-        ],
-    )
-
+    sections = [
+        Section(title, tuple(Row(label, tuple(cell(p) for p in ps)) for label, cell in rows(ps)))
+        for title, rows in SECTIONS
+    ]
     if grades:
         components = _ordered_union(g.keys() for g in grades.values())
-        section(
-            "Grades",
-            [Row(c, tuple(grades.get(n, {}).get(c, ABSENT) for n in names)) for c in components],
-        )
-
+        rows = tuple(Row(c, tuple(grades.get(n, {}).get(c, ABSENT) for n in names)) for c in components)
+        sections.append(Section("Grades", rows))
     return PolicyComparison(names=names, sections=tuple(sections))
-
-
-# ---------------------------------------------------------------------------------------------
-# Renderers
-
-
-def to_rich_table(cmp: PolicyComparison) -> Table:
-    """One table, a titled band per section (cells are Text, so `[` in a label is not markup)."""
-    t = Table(title="Policy comparison", title_justify="left", show_lines=False)
-    t.add_column("")
-    for name in cmp.names:
-        t.add_column(Text(name), overflow="fold")
-    for s in cmp.sections:
-        t.add_row(Text(s.title, style="bold cyan"), *("" for _ in cmp.names))
-        for r in s.rows:
-            t.add_row(Text(r.label), *(Text(c, style="dim" if c == ABSENT else "") for c in r.cells))
-        t.add_section()
-    return t
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip() or " "
-
-
-def to_markdown(cmp: PolicyComparison) -> str:
-    """A GitHub table: section bands in bold, pipes in cells escaped."""
-    lines = [
-        "| " + " | ".join(["", *(_md_cell(n) for n in cmp.names)]) + " |",
-        "|" + "---|" * (len(cmp.names) + 1),
-    ]
-    for s in cmp.sections:
-        lines.append("| " + " | ".join([f"**{_md_cell(s.title)}**", *("" for _ in cmp.names)]) + " |")
-        for r in s.rows:
-            lines.append("| " + " | ".join([_md_cell(r.label), *(_md_cell(c) for c in r.cells)]) + " |")
-    return "\n".join(lines) + "\n"
-
-
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; font-size: 14px; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
-thead th { background: #333; color: #fff; position: sticky; top: 0; }
-tr.section th { background: #e8eef7; font-size: 15px; }
-th[scope=row] { font-weight: normal; background: #fafafa; white-space: nowrap; }
-td.absent { color: #999; text-align: center; }
-""".strip()
-
-
-def to_html(cmp: PolicyComparison, title: str = "Policy comparison") -> str:
-    """A self-contained page (inline CSS, no scripts); every text escaped."""
-    e = html.escape
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title>",
-        f"<style>\n{_CSS}\n</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-        "<table>",
-        "<thead><tr><th></th>" + "".join(f"<th>{e(n)}</th>" for n in cmp.names) + "</tr></thead>",
-        "<tbody>",
-    ]
-    span = len(cmp.names) + 1
-    for s in cmp.sections:
-        out.append(f'<tr class="section"><th colspan="{span}">{e(s.title)}</th></tr>')
-        for r in s.rows:
-            cells = "".join(
-                '<td class="absent">—</td>' if c == ABSENT else f"<td>{e(c)}</td>" for c in r.cells
-            )
-            out.append(f'<tr><th scope="row">{e(r.label)}</th>{cells}</tr>')
-    out += ["</tbody>", "</table>", "</body></html>"]
-    return "\n".join(out) + "\n"

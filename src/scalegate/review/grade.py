@@ -9,15 +9,11 @@ judges: the same policy always gets the same grades, and each one can be traced 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from rich.console import Group, RenderableType
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from scalegate.policy.schema import CommitmentKind, Policy, Response
 from scalegate.review.lint import (
@@ -626,51 +622,7 @@ def _judge(policy: Policy, c: Criterion, findings: list[Finding]) -> CriterionRe
     return CriterionResult(id=c.id, text=c.text, met=met, evidence=evidence)
 
 
-# --- output ---------------------------------------------------------------------------------------
-
-_LETTER_STYLE: dict[str, str] = {"A": "bold green", "B": "green", "C": "yellow", "D": "red", "F": "bold red"}
-
-
 def grades_json(grades: Grades) -> dict[str, Any]:
     out = grades.model_dump(mode="json")
     out["overall"] = {"points": grades.overall_points, "letter": grades.overall_letter}
-    return out
-
-
-def render_grades(grades: Grades, *, details: bool = False) -> RenderableType:
-    """A table per framework; `details` lists each criterion with its evidence."""
-    parts: list[RenderableType] = []
-    frameworks: tuple[Literal["METR", "Seoul"], ...] = ("METR", "Seoul")
-    for fw in frameworks:
-        label = "key component" if fw == "METR" else "commitment"
-        table = Table(title=f"{fw} {label}s: {escape(grades.policy)}", title_justify="left")
-        for col in (label, "grade", "points", "met"):
-            table.add_column(col)
-        if details:
-            table.add_column("criteria", overflow="fold")
-        for c in grades.framework(fw):
-            row: list[RenderableType] = [
-                c.title,
-                Text(c.letter, style=_LETTER_STYLE[c.letter]),
-                f"{c.points:.1f}",
-                f"{c.met}/{c.total}",
-            ]
-            if details:
-                row.append(_criteria_text(c.criteria))
-            table.add_row(*row)
-        parts.append(table)
-    parts.append(
-        Text(f"overall (mean of METR components): {grades.overall_letter} ({grades.overall_points:.2f} / 4)")
-    )
-    return Group(*parts)
-
-
-def _criteria_text(criteria: Iterable[CriterionResult]) -> Text:
-    out = Text()
-    for i, r in enumerate(criteria):
-        if i:
-            out.append("\n")
-        out.append("✓ " if r.met else "✗ ", style="green" if r.met else "red")
-        out.append(r.text)
-        out.append(f"  {'; '.join(r.evidence)}", style="dim")
     return out
