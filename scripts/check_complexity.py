@@ -1,6 +1,8 @@
 """Size and complexity limits for the core modules (`make lint`): no module over 700 lines, no
 function over 80 lines or cyclomatic complexity over 20 (radon). The core is what every
-decision passes through and every verifier re-runs; it has to stay readable in one sitting.
+decision passes through and every verifier re-runs; it has to stay readable in one sitting. The
+lint rules (review/lint/) are held to the same limits, so the registry cannot grow back into one
+module.
 
 Known exceptions are listed with the reason and the work that removes them; a new offender,
 or an exception that no longer needs its entry, fails the check.
@@ -28,6 +30,10 @@ CORE = [
     "ledger/state.py",
     "ledger/verify.py",
     "ledger/records.py",
+    # the lint rules, one module per METR component: a new module is covered without an entry here
+    *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "review" / "lint").glob("*.py")),
+    # the policy diff: the direction table, its walker and one module per kind of clause
+    *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "review" / "diff").glob("*.py")),
 ]
 MAX_MODULE_LINES = 700
 MAX_FUNCTION_LINES = 80

@@ -393,7 +393,9 @@ CASES = [
         (),
         id="L12-partial-release-signoff",
     ),
-    pytest.param(del_("governance"), "L12", "governance", "error", ("L15",), id="L12-no-governance"),
+    pytest.param(
+        del_("governance"), "L12", "governance", "error", ("L13", "L15", "L30"), id="L12-no-governance"
+    ),
     pytest.param(del_("governance.reverse"), "L13", "governance", "warning", (), id="L13-no-board"),
     pytest.param(
         del_("commitments.noncompliance_reporting"),
@@ -804,12 +806,18 @@ def test_findings_json_is_plain_data_with_every_field() -> None:
 
 def test_findings_render_most_severe_first() -> None:
     findings = lint_policy(mutated(del_("governance"), del_("responses.1.id")))
-    assert [f.severity for f in sorted_findings(findings)] == ["error", "warning", "info"]
+    assert [f.severity for f in sorted_findings(findings)] == [
+        "error",
+        "warning",
+        "warning",
+        "warning",
+        "info",
+    ]
     console = Console(record=True, width=200)
     console.print(render_findings(findings))
     text = console.export_text()
     assert text.index("NO_DECISION_OWNER") < text.index("OPAQUE_POLICY_CHANGES") < text.index("UNNAMED")
-    assert "1 error, 1 warning, 1 info" in text
+    assert "1 error, 3 warnings, 1 info" in text
 
 
 def test_no_findings_render_as_a_pass() -> None:

@@ -1,6 +1,9 @@
 """Metamorphic tests of the policy reviews: a catalogue of weakening mutations, applied to
 every preset and the reference policy. A weakening never raises a grade (overall or any
-component) and is never read as "stronger" by `policy diff`.
+component), is never read as "stronger" by `policy diff`, and never removes a lint finding
+(but for the few listed in MAY_REMOVE, findings about the very text the weakening removes).
+Its inverse, the original read as a change of the weakened policy, is a strengthening:
+`policy diff` never reads it as "weaker" (grades and findings are the same pairs reversed).
 
 Each mutation takes the policy's data (a dict, as loaded from YAML) and returns a weaker copy,
 or None where it does not apply to that policy (nothing to weaken there); a mutated policy
@@ -20,6 +23,7 @@ from scalegate.policy.loader import preset_names, preset_text
 from scalegate.policy.schema import Policy
 from scalegate.review.diff import assess_changes
 from scalegate.review.grade import grade_policy
+from scalegate.review.lint import lint_policy
 
 Data = dict[str, Any]
 Mutation = Callable[[Data], Data | None]
@@ -246,6 +250,20 @@ READ_AS_WEAKER = {
 }
 
 
+#: Findings (rule ids) a weakening may remove, and why: each is about the text it removes.
+MAY_REMOVE: dict[str, dict[str, str]] = {
+    "raise-threshold": {"L34": "a higher bound needs fewer samples to rule out"},
+    "prose-threshold": {"L34": "no comparison is left to size samples for"},
+    "drop-commitment": {"L23": "the hedged text went with the commitment (its absence is L03/L08's)"},
+    "merge-domains": {"L01": "the repeated description was one of the merged domains'"},
+}
+
+
+def _findings(policy: Policy) -> set[str]:
+    """The rules that fire as errors or warnings (info notes describe, they do not find)."""
+    return {f.rule for f in lint_policy(policy) if f.severity != "info"}
+
+
 def _load(name: str) -> Data:
     data = yaml.safe_load(preset_text(name))
     assert isinstance(data, dict)
@@ -285,6 +303,10 @@ def test_a_weakening_never_raises_a_grade_nor_reads_as_stronger(preset: str, mut
     assert not stronger, stronger
     if mutation in READ_AS_WEAKER:  # these the diff can name for what they are
         assert any(c.kind == "weaker" for c in changes), [(c.kind, c.summary) for c in changes]
+    lost = _findings(old) - _findings(new) - set(MAY_REMOVE.get(mutation, {}))
+    assert not lost, f"{mutation} silenced {sorted(lost)}"
+    inverse = [f"{c.clause}: {c.summary}" for c in assess_changes(new, old) if c.kind == "weaker"]
+    assert not inverse, f"undoing {mutation} read as weaker: {inverse}"
 
 
 @pytest.mark.parametrize("preset", POLICIES)
