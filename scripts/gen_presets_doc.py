@@ -15,9 +15,9 @@ from pathlib import Path
 
 from scalegate.gates import decide
 from scalegate.policy import load_policy, preset_names
-from scalegate.report.policy_review import to_markdown
+from scalegate.report.policy_review import changes_markdown, to_markdown
 from scalegate.review.compare import compare_policies
-from scalegate.review.diff import assess_changes, changes_markdown
+from scalegate.review.diff import assess_changes
 from scalegate.review.grade import grade_policy
 from scalegate.review.lint import lint_policy
 from scalegate.scoring import build_scorecard

@@ -126,3 +126,19 @@ def test_the_package_root_is_light_and_exports_the_entry_points() -> None:
 
     with pytest.raises(AttributeError):
         scalegate.no_such_thing  # noqa: B018
+
+
+def test_the_reviews_compute_and_load_no_renderer() -> None:
+    """Rendering lives in report/ (issue 14): linting, grading, comparing and diffing a policy
+    load no rich, so a service can review policies without a terminal library."""
+    code = (
+        "import sys, json;"
+        "from scalegate.policy import load_policy;"
+        "from scalegate.review import compare, diff, grade, lint;"
+        "p = load_policy('reference').policy;"
+        "f = lint.lint_policy(p); grade.grade_policy(p, f); diff.assess_changes(p, p);"
+        "compare.compare_policies([('r', p)]);"
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.'))))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(res.stdout) == []

@@ -644,7 +644,8 @@ def policy_diff(
     """What got stronger or weaker between two versions of a policy: thresholds raised or
     lowered, buffers removed, commitments hedged, domains dropped. Exit 0 either way."""
     from scalegate.policy import load_policy
-    from scalegate.review.diff import assess_changes, changes_markdown, changes_table
+    from scalegate.report.policy_review import changes_markdown, changes_table
+    from scalegate.review.diff import assess_changes
 
     changes = assess_changes(load_policy(old).policy, load_policy(new).policy)
     if fmt == "html":
@@ -691,9 +692,9 @@ def policy_lint(
     info notes, why each finding matters, how to fix it and the source of the criticism.
     Exit 3 when any finding is an error."""
     from scalegate.policy import load_policy
-    from scalegate.report.policy_review import render_grades
+    from scalegate.report.policy_review import render_findings, render_grades
     from scalegate.review.grade import grade_policy, grades_json
-    from scalegate.review.lint import RULES, findings_json, has_errors, lint_policy, render_findings
+    from scalegate.review.lint import RULES, findings_json, has_errors, lint_policy
 
     unknown = [r for r in ignore if r not in RULES and r not in {x.name for x in RULES.values()}]
     if unknown:

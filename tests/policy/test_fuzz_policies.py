@@ -50,9 +50,9 @@ from rich.console import Console
 
 from scalegate.errors import InputError
 from scalegate.policy.loader import parse_policy, preset_names, preset_text
-from scalegate.report.policy_review import render_grades
+from scalegate.report.policy_review import render_findings, render_grades
 from scalegate.review.grade import grade_policy, grades_json
-from scalegate.review.lint import findings_json, lint_policy, render_findings
+from scalegate.review.lint import findings_json, lint_policy
 from tests.fuzzing import BUDGET_S, Tally, cli_prints_refusal, corpus_case, run_campaign
 
 CORPUS = Path(__file__).parent / "fuzz_corpus"

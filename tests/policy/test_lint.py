@@ -14,13 +14,13 @@ import yaml
 from rich.console import Console
 
 from scalegate.policy.schema import CommitmentKind, Policy
+from scalegate.report.policy_review import render_findings
 from scalegate.review.lint import (
     RULES,
     Finding,
     findings_json,
     has_errors,
     lint_policy,
-    render_findings,
     sorted_findings,
 )
 from tests.builders import policy_from, reference_policy

@@ -17,12 +17,11 @@ import yaml
 from rich.console import Console
 
 from scalegate.policy.schema import Policy
+from scalegate.report.policy_review import changes_markdown, changes_table
 from scalegate.review.diff import (
     Change,
     assess_changes,
-    changes_markdown,
     changes_summary,
-    changes_table,
     diff_policies,
 )
 from tests.builders import policy_from, reference_policy

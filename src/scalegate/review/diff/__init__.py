@@ -17,7 +17,7 @@ module, all sharing `context.Context`.
 
 from scalegate.review.diff.assess import assess_changes
 from scalegate.review.diff.change import KIND_ORDER, Change, ChangeKind
-from scalegate.review.diff.output import changes_markdown, changes_summary, changes_table
+from scalegate.review.diff.output import changes_summary, ordered
 from scalegate.review.diff.structural import diff_policies
 
 __all__ = [
@@ -25,8 +25,7 @@ __all__ = [
     "Change",
     "ChangeKind",
     "assess_changes",
-    "changes_markdown",
     "changes_summary",
-    "changes_table",
     "diff_policies",
+    "ordered",
 ]

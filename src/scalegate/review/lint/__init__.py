@@ -16,7 +16,7 @@ from __future__ import annotations
 
 # importing each component registers its rules (grouped by METR component, as docs/lint.md lists them)
 from scalegate.review.lint import accountability, evaluation, limits, protections, response  # noqa: F401
-from scalegate.review.lint.output import findings_json, render_findings, sorted_findings, summary
+from scalegate.review.lint.output import findings_json, sorted_findings, summary
 from scalegate.review.lint.reads import (
     ACTOR,
     ADVERSARIAL,
@@ -74,7 +74,6 @@ __all__ = [
     "has_errors",
     "lint_policy",
     "release_actions",
-    "render_findings",
     "response_clause",
     "sorted_findings",
     "summary",
