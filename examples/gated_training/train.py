@@ -488,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     # The ledger, as `scalegate ledger show --db OUT/ledger.db` and `scalegate ledger verify` print it.
     import typer
 
-    from scalegate.ledger import cli as ledger_cli
+    from scalegate import cli_ledger as ledger_cli
 
     ledger_cli.show(db=str(ledger_db), as_json=False, kind=None)
     try:

@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from scalegate import cli_ledger as ledger_cli
+from scalegate import cli_report
 from scalegate.errors import InputError, ScalegateError
-from scalegate.ledger import cli as ledger_cli
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_REQUIRE = 0, 1, 2, 3
 
@@ -54,6 +55,7 @@ policy_app.command("approve")(ledger_cli.policy_approve)
 policy_app.command("adopt")(ledger_cli.policy_adopt)
 app.command("signoff")(ledger_cli.signoff_cmd)
 app.command("override")(ledger_cli.override_cmd)
+app.command("report")(cli_report.report)
 
 
 def _e(value: object) -> str:

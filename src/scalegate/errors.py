@@ -26,3 +26,10 @@ class PolicyError(InputError):
 
 class AssetError(ScalegateError):
     """A pinned asset could not be fetched, verified or unpacked."""
+
+
+class NotVerified(ScalegateError):
+    """A record did not verify (a tampered ledger, an assessment whose policy text is not the
+    one it names): nothing is built on it. Exit 4, as `ledger verify`."""
+
+    exit_code = 4

@@ -39,7 +39,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -626,18 +626,32 @@ def plot(
     floor: float,
     title: str = "",
 ) -> Path:
-    """Draw each series against effective compute with its fit and projected crossings, as a PNG.
+    """`figure`, saved as a PNG."""
+    figure(series, lines, floor=floor, title=title).savefig(path, dpi=120, format="png")
+    return path
+
+
+def figure(
+    series: Mapping[str, Sequence[Point]],
+    lines: Mapping[str, float],
+    *,
+    floor: float,
+    title: str = "",
+    size: tuple[float, float] = (9, 5.5),
+) -> Any:
+    """Each series against effective compute with its fit and projected crossings (a
+    matplotlib Figure; the reports save it as SVG, `forecast --plot` as PNG).
 
     Points carry 95% Wilson error bars; each fitted curve has the pointwise 90% band of its
-    bootstrap refits; each line in `lines` (label -> value) is drawn across, and where a series
-    is projected to cross it within the horizon the median is marked with its 90% interval.
-    Needs matplotlib, which scalegate does not depend on.
+    bootstrap refits (seeded: the same points draw the same band); each line in `lines`
+    (label -> value) is drawn across, and where a series is projected to cross it within the
+    horizon the median is marked with its 90% interval.
     """
     from matplotlib.figure import Figure  # type: ignore[import-not-found,unused-ignore]
 
     from scalegate.evals.stats import wilson_interval
 
-    fig = Figure(figsize=(9, 5.5), layout="constrained")
+    fig = Figure(figsize=size, layout="constrained")
     ax = fig.add_subplot()
     lowest = min((p.effective_compute for pts in series.values() for p in pts), default=1.0)
     highest = max((p.effective_compute for pts in series.values() for p in pts), default=10.0)
@@ -698,5 +712,4 @@ def plot(
     ax.set_title(title or "capability forecast")
     if series:
         ax.legend(loc="upper left", fontsize=8)
-    fig.savefig(path, dpi=120, format="png")
-    return path
+    return fig

@@ -40,8 +40,8 @@ from hypothesis import strategies as st
 from hypothesis.control import current_build_context
 from rich.console import Console
 
+from scalegate import cli_ledger as ledger_cli
 from scalegate.errors import InputError
-from scalegate.ledger import cli as ledger_cli
 from scalegate.ledger.audit import export
 from scalegate.ledger.store import db_url
 from tests.fuzzing import BUDGET_S, Tally, cli_prints_refusal, corpus_case, run_campaign

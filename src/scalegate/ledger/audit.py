@@ -13,10 +13,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scalegate.errors import InputError
+from scalegate.errors import InputError, NotVerified
 from scalegate.ledger.records import RECORDED_BY, sha256_hex
 
 if TYPE_CHECKING:  # verifying a bundle needs no database driver
+    from scalegate.ledger.records import Entry
     from scalegate.ledger.store import Ledger
 
 BUNDLE_SCHEMA = "scalegate.audit-bundle/1"
@@ -67,7 +68,28 @@ _IMPLIED = {
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class LedgerNotVerified(InputError):
+def public_restrictions(restricted: set[str]) -> set[str]:
+    """The `kind.field`s a public view withholds: those named, what they imply, and who ran
+    each command. The one definition `audit export --public` and public reports share."""
+    out = set(restricted)
+    for field, implied in _IMPLIED.items():
+        if field in out:
+            out |= set(implied)
+    out.add(f"*.{RECORDED_BY}")  # a local user and host name is never public
+    return out
+
+
+def hidden_fields(restricted: set[str], kind: str) -> set[str]:
+    """The payload fields of an entry of `kind` that `restricted` withholds."""
+    return {f.split(".", 1)[1] for f in restricted if f.split(".", 1)[0] in (kind, "*")}
+
+
+def shown_entry(e: Entry, restricted: set[str]) -> Entry:
+    hidden = hidden_fields(restricted, e.kind)
+    return e.redact(hidden) if hidden else e
+
+
+class LedgerNotVerified(NotVerified):
     """Export refused: the ledger itself does not verify (the CLI exits 4)."""
 
     def __init__(self, problems: list[Any]) -> None:
@@ -92,18 +114,14 @@ def export(
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not empty")
     out.mkdir(parents=True, exist_ok=True)
-    restricted = (restricted_fields(ledger) | (extra_restricted or set())) if public else set()
-    for field, implied in _IMPLIED.items():
-        if field in restricted:
-            restricted |= set(implied)
-    if public:
-        restricted.add(f"*.{RECORDED_BY}")  # a local user and host name is never public
+    restricted = (
+        public_restrictions(restricted_fields(ledger) | (extra_restricted or set())) if public else set()
+    )
     lines, policies, keys = [], {}, {}
     clear_actors = 0
     for e in ledger.iter_entries():
-        hidden = {f.split(".", 1)[1] for f in restricted if f.split(".", 1)[0] in (e.kind, "*")}
         clear_actors += not e.actor.startswith("key:")
-        shown = e.redact(hidden) if hidden else e
+        shown = shown_entry(e, restricted)
         if shown.kind == "policy_adopted" and isinstance(shown.payload.get("text"), str):
             policies[shown.payload["sha256"]] = shown.payload["text"]
         if shown.kind == "key_registered":

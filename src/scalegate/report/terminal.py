@@ -16,6 +16,7 @@ from scalegate.evals.evidence import EvalEvidence
 from scalegate.gates import ActionStatus, basis
 from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.schema import Policy
+from scalegate.report.readings import because, level_reading, threshold_reading
 from scalegate.safety_case import CaseResult, ClaimResult
 from scalegate.scoring import DomainScore
 
@@ -102,11 +103,11 @@ def scorecard_table(a: Assessment) -> Table:
         pre_levels = {t.level for t in d.thresholds}
         post_only = [t for t in post[name].thresholds if t.level not in pre_levels]
         for thr in [*d.thresholds, *post_only]:
-            label = "prose only" if not thr.when.operationalized else thr.when.state.value
+            label, _, rule = threshold_reading(thr).partition(" (")
             states.append(f"{thr.name}{' (post)' if thr in post_only else ''}: ")
             states.append(label, style=_STATE_STYLE.get(thr.when.state.value, ""))
-            if thr.status == "cannot_rule_out":
-                states.append(" (cannot rule out)", style="yellow")
+            if rule:
+                states.append(f" ({rule}", style="yellow")
             states.append("  ")
         t.add_row(
             Text(f"{name} ({d.title})"),
@@ -118,14 +119,12 @@ def scorecard_table(a: Assessment) -> Table:
     return t
 
 
+_TONE_STYLE = {"muted": "dim", "unknown": "magenta", None: "bold"}
+
+
 def _level(d: DomainScore) -> Text:
-    """The level, unless nothing on this side could set one: a domain with no threshold for
-    this view is shown as such, never as its lowest level (unknown is not safe)."""
-    if not d.thresholds:
-        return Text("no threshold applies", style="dim")
-    if d.unknown:
-        return Text(f"{d.level} (unknown evidence)", style="magenta")
-    return Text(d.level, style="bold")
+    text, tone = level_reading(d)
+    return Text(text, style=_TONE_STYLE[tone])
 
 
 _ACTION_STYLE = {"allowed": "bold green", "blocked": "bold red", "needs_signoff": "bold yellow"}
@@ -139,21 +138,16 @@ def decision_table(a: Assessment, policy: Policy | None = None) -> Table:
     t.add_column("because")
     for name, ad in a.decision.actions.items():
         why = Text()
-        if ad.status is ActionStatus.needs_signoff:
-            why.append(f"allowed once signed off by: {', '.join(ad.signoff_roles)}", style="yellow")
-        if ad.notify_roles and ad.status is not ActionStatus.blocked:
-            why.append(("\n" if why else "") + f"inform first: {', '.join(ad.notify_roles)}", style="yellow")
-        for i, r in enumerate(ad.reasons):
+        for i, (clause, text) in enumerate(because(name, ad, grounds)):
             why.append("\n" if i else "")
-            why.append(r.clause, style="bold")
-            why.append(f": {r.summary}")
-        if not ad.reasons and name in grounds:
-            why.append(("\n" if why else "") + grounds[name].describe(ad.status), style="dim")
-        t.add_row(
-            Text(name),
-            Text(ad.status.value, style=_ACTION_STYLE[ad.status.value]),
-            why if ad.reasons or why else Text("no response applies", style="dim"),
-        )
+            if clause in ("sign-off", "inform"):
+                why.append(text, style="yellow")
+            elif clause in ("basis", ""):
+                why.append(text, style="dim")
+            else:
+                why.append(clause, style="bold")
+                why.append(f": {text}")
+        t.add_row(Text(name), Text(ad.status.value, style=_ACTION_STYLE[ad.status.value]), why)
     return t
 
 
