@@ -47,6 +47,7 @@ fuzz: install
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_assess.py
 	$(BIN)/python benchmarks/bench_gatekeeper.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_reports.py
 
 bench-ledger: install
 	$(BIN)/python benchmarks/bench_ledger.py

@@ -1,8 +1,8 @@
 """Size and complexity limits for the core modules (`make lint`): no module over 700 lines, no
 function over 80 lines or cyclomatic complexity over 20 (radon). The core is what every
 decision passes through and every verifier re-runs; it has to stay readable in one sitting. The
-lint rules (review/lint/) are held to the same limits, so the registry cannot grow back into one
-module.
+lint rules (review/lint/) and the reports (report/) are held to the same limits, so neither can
+grow back into one module.
 
 Known exceptions are listed with the reason and the work that removes them; a new offender,
 or an exception that no longer needs its entry, fails the check.
@@ -33,12 +33,19 @@ CORE = [
     # the reviews (lint rules per METR component, grades, compare's sections, the diff's
     # direction table and clause modules): a new module is covered without an entry here
     *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "review").rglob("*.py")),
+    # the reports (sources, document, kinds, formats, plots, checklists): the same, whole
+    *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "report").rglob("*.py")),
 ]
 MAX_MODULE_LINES = 700
 MAX_FUNCTION_LINES = 80
 MAX_COMPLEXITY = 20
 #: (module, what) -> why it is allowed for now
-EXCEPTIONS: dict[tuple[str, str], str] = {}
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("report/terminal.py", "next_steps complexity"): "one branch per next step the terminal suggests; "
+    "to become a table of (condition, step) rows like review/compare.SECTIONS",
+    ("report/terminal.py", "evidence_table complexity"): "rows, profiles and missing evals in one "
+    "function; to split like the reports' evidence tables (report/kinds/common.py)",
+}
 
 
 def problems() -> list[tuple[str, str, str]]:

@@ -358,13 +358,11 @@ def assess(
             f"Not recorded in a ledger ({exploratory}): this decision authorises nothing.\n", encoding="utf-8"
         )
     if as_json:
-        from scalegate.assessment import assessment_json
-
-        sys.stdout.write(json.dumps(assessment_json(result, loaded.policy), indent=2) + "\n")
+        _emit("assessment", "json", result, None, policy=loaded.policy)
         if exploratory:
             err.print(f"[bold yellow]exploratory[/] (not recorded: {_e(exploratory)}); it authorises nothing")
     else:
-        terminal.render(result, Console(), loaded.policy)
+        _emit("assessment", "terminal", result, None, policy=loaded.policy)
         steps = terminal.next_steps(result, loaded.policy, decision_id, exploratory, sys.argv[1:])
         Console().print(terminal.steps_panel(steps))
     refused = [a for a in require if not result.decision.allowed(a)]
@@ -619,10 +617,10 @@ def policy_compare(
     """Side by side: domains, thresholds, triggers, buffers, elicitation, decision rules,
     protections, governance, commitments and grades of several policies."""
     from scalegate.policy import load_policy, preset_names
-    from scalegate.report.policy_review import to_html, to_markdown, to_rich_table
+    from scalegate.report import formats
     from scalegate.review.compare import compare_policies
 
-    _check_format(fmt, ("terminal", "markdown", "html"))
+    formats.resolve("policy-compare", fmt)  # a bad --format fails before any work
     names = policies or preset_names()
     shorts = [_short_name(n) for n in names]
     if len(set(shorts)) != len(shorts):
@@ -630,7 +628,7 @@ def policy_compare(
         raise InputError(f"policy compare: {twice} named twice; compare distinct policies")
     loaded = [(short, load_policy(n).policy) for short, n in zip(shorts, names, strict=True)]
     cmp = compare_policies(loaded, _grades(loaded))
-    _emit(fmt, out, lambda: to_rich_table(cmp), lambda: to_markdown(cmp), lambda: to_html(cmp))
+    _emit("policy-compare", fmt, cmp, out)
 
 
 @policy_app.command("diff")
@@ -646,19 +644,12 @@ def policy_diff(
     """What got stronger or weaker between two versions of a policy: thresholds raised or
     lowered, buffers removed, commitments hedged, domains dropped. Exit 0 either way."""
     from scalegate.policy import load_policy
-    from scalegate.report.policy_review import changes_markdown, changes_table
+    from scalegate.report import formats
     from scalegate.review.diff import assess_changes
 
+    formats.resolve("policy-diff", fmt)
     changes = assess_changes(load_policy(old).policy, load_policy(new).policy)
-    if fmt == "html":
-        raise InputError("--format: policy diff writes terminal or markdown")
-    _emit(
-        fmt,
-        out,
-        lambda: changes_table(changes, neutral=neutral),
-        lambda: changes_markdown(changes, neutral=neutral),
-        lambda: "",
-    )
+    _emit("policy-diff", fmt, changes, out, neutral=neutral)
 
 
 def _short_name(ref: str) -> str:
@@ -727,22 +718,12 @@ def policy_lint(
         raise typer.Exit(EXIT_REQUIRE)
 
 
-def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
-    if fmt not in allowed:
-        raise InputError(f"--format {fmt}: choose {', '.join(allowed[:-1])} or {allowed[-1]}")
+def _emit(subject: str, fmt: str, value: Any, out: Path | None, **options: Any) -> None:
+    """Through the one registry of formats (report/formats.py), and say where it went."""
+    from scalegate.report import formats
 
-
-def _emit(fmt: str, out: Path | None, rich_view: Any, markdown: Any, html: Any) -> None:
-    _check_format(fmt, ("terminal", "markdown", "html"))
-    if fmt == "terminal":
-        console = Console(file=out.open("w", encoding="utf-8"), width=200) if out else Console()
-        console.print(rich_view())
-        return
-    text = markdown() if fmt == "markdown" else html()
-    if out is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
-        out.write_text(text, encoding="utf-8")
+    formats.emit(subject, fmt, value, out, **options)
+    if out is not None:
         err.print(f"[green]wrote[/] {_e(out)}")
 
 

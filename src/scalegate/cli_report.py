@@ -62,18 +62,21 @@ def report(
         ),
     ] = False,
 ) -> None:
-    """Write a report from an assessment folder (`--assessment DIR`) or a ledger (`--db URL`,
-    optionally `--decision ID`; default the newest decision). The source is verified first:
-    a ledger that fails `ledger verify`, or a folder whose decision its evidence does not
-    give, is refused with exit 4. The same inputs give the same bytes.
+    """Write a report from an assessment folder (`--assessment DIR`) or a ledger (`--db`,
+    default ./scalegate-ledger.db; `--decision ID`, default the newest decision). The
+    source is verified first: a ledger that fails `ledger verify`, or a folder whose
+    decision its evidence does not give, is refused with exit 4. The same inputs give the
+    same bytes. docs/reports.md has every kind, checklist and exit code.
 
     Examples:
 
-      scalegate report capability --assessment scalegate-results/latest -o capability.html
+      scalegate report capability -o capability.html
+
+      scalegate report capability --assessment scalegate-results/RUN -f pdf -o capability.pdf
 
       scalegate report transparency --db ledger.db --profile public -f pdf -o transparency.pdf
 
-      scalegate report --check model-report --assessment scalegate-results/latest
+      scalegate report --check model-report
     """
     from scalegate.report import formats
     from scalegate.report.kinds import KINDS
@@ -87,8 +90,8 @@ def report(
     prof: Literal["internal", "public"] = "public" if profile == "public" else "internal"
     if not check:
         formats.resolve("report", fmt)  # a bad --format fails before any work
-    if (assessment is None) == (db is None and decision is None):
-        raise InputError("give --assessment DIR, or --db URL (with --decision ID for one decision)")
+    if assessment is not None and (db is not None or decision is not None):
+        raise InputError("give --assessment DIR, or a ledger (--db URL, --decision ID), not both")
     if assessment is not None:
         if spec.needs_ledger:
             raise InputError(

@@ -207,7 +207,8 @@ def test_html_is_escaped_and_self_contained(policies: list[tuple[str, Policy]]) 
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page and page.rstrip().endswith("</html>")
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "bare&lt;b&gt;" in page and "<b>" not in page
-    assert "http" not in page  # no external resources
+    assert "http://" not in page and "https://" not in page  # no external resources
+    assert "Content-Security-Policy" in page  # and the browser is told to fetch none
     assert page.count("<tr") == sum(len(s.rows) + 1 for s in compare_policies(policies).sections) + 1
 
 

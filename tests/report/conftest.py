@@ -81,12 +81,12 @@ class Recorded:
     decision: str
     env: dict[str, str]
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "scalegate", *args],
             capture_output=True,
             text=True,
-            cwd=self.root,
+            cwd=cwd or self.root,
             env=self.env,
             timeout=600,
             check=False,

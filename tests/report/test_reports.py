@@ -226,7 +226,8 @@ def test_a_reference_to_no_record_is_a_bug_caught_at_build() -> None:
 def test_bad_input_gets_a_clear_error_not_a_traceback(recorded: Recorded, tmp_path: Path) -> None:
     cases = [
         (("nonsense", "-a", str(recorded.folder)), "choose capability"),
-        (("capability",), "give --assessment DIR, or --db URL"),
+        (("capability",), "no ledger at"),  # no folder named: the default ledger, absent here
+        (("capability", "-a", str(recorded.folder), "--db", str(recorded.db)), "not both"),
         (("capability", "-a", str(tmp_path)), "no assessment.json"),
         (("capability", "-a", str(recorded.folder), "-f", "docx"), "--format docx: choose"),
         (("capability", "-a", str(recorded.folder), "-f", "pdf"), "-o FILE.pdf"),
@@ -236,7 +237,7 @@ def test_bad_input_gets_a_clear_error_not_a_traceback(recorded: Recorded, tmp_pa
         (("capability", "-a", str(recorded.folder), "--profile", "secret"), "choose internal or public"),
     ]
     for args, expected in cases:
-        res = recorded.cli("report", *args)
+        res = recorded.cli("report", *args, cwd=tmp_path)  # no default ledger here
         assert res.returncode == 2, (args, res.stderr)
         assert expected in res.stderr, (args, res.stderr)
         assert "Traceback" not in res.stderr

@@ -8,7 +8,6 @@ is one function here (registered in `FORMATS`) with nothing below `report/` chan
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -19,6 +18,8 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
+from scalegate.report.formats import renders
+from scalegate.report.render import md_cell, page
 from scalegate.review.compare import ABSENT, PolicyComparison
 from scalegate.review.diff import Change, changes_summary, ordered
 from scalegate.review.grade import CriterionResult, Grades
@@ -27,6 +28,7 @@ from scalegate.review.lint import Finding, sorted_findings, summary
 # --- comparison -----------------------------------------------------------------------------------
 
 
+@renders("policy-compare", "terminal")
 def to_rich_table(cmp: PolicyComparison) -> Table:
     """One table, a titled band per section (cells are Text, so `[` in a label is not markup)."""
     t = Table(title="Policy comparison", title_justify="left", show_lines=False)
@@ -41,57 +43,24 @@ def to_rich_table(cmp: PolicyComparison) -> Table:
     return t
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip() or " "
-
-
+@renders("policy-compare", "markdown")
 def to_markdown(cmp: PolicyComparison) -> str:
     """A GitHub table: section bands in bold, pipes in cells escaped."""
     lines = [
-        "| " + " | ".join(["", *(_md_cell(n) for n in cmp.names)]) + " |",
+        "| " + " | ".join(["", *(md_cell(n) for n in cmp.names)]) + " |",
         "|" + "---|" * (len(cmp.names) + 1),
     ]
     for s in cmp.sections:
-        lines.append("| " + " | ".join([f"**{_md_cell(s.title)}**", *("" for _ in cmp.names)]) + " |")
+        lines.append("| " + " | ".join([f"**{md_cell(s.title)}**", *("" for _ in cmp.names)]) + " |")
         for r in s.rows:
-            lines.append("| " + " | ".join([_md_cell(r.label), *(_md_cell(c) for c in r.cells)]) + " |")
+            lines.append("| " + " | ".join([md_cell(r.label), *(md_cell(c) for c in r.cells)]) + " |")
     return "\n".join(lines) + "\n"
 
 
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; font-size: 14px; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
-thead th { background: #333; color: #fff; position: sticky; top: 0; }
-tr.section th { background: #e8eef7; font-size: 15px; }
-th[scope=row] { font-weight: normal; background: #fafafa; white-space: nowrap; }
-td.absent { color: #999; text-align: center; }
-""".strip()
-
-
+@renders("policy-compare", "html")
 def to_html(cmp: PolicyComparison, title: str = "Policy comparison") -> str:
-    """A self-contained page (inline CSS, no scripts); every text escaped."""
-    e = html.escape
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title>",
-        f"<style>\n{_CSS}\n</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-        "<table>",
-        "<thead><tr><th></th>" + "".join(f"<th>{e(n)}</th>" for n in cmp.names) + "</tr></thead>",
-        "<tbody>",
-    ]
-    span = len(cmp.names) + 1
-    for s in cmp.sections:
-        out.append(f'<tr class="section"><th colspan="{span}">{e(s.title)}</th></tr>')
-        for r in s.rows:
-            cells = "".join(
-                '<td class="absent">—</td>' if c == ABSENT else f"<td>{e(c)}</td>" for c in r.cells
-            )
-            out.append(f'<tr><th scope="row">{e(r.label)}</th>{cells}</tr>')
-    out += ["</tbody>", "</table>", "</body></html>"]
-    return "\n".join(out) + "\n"
+    """A self-contained page (inline CSS, no scripts, nothing fetched); every text escaped."""
+    return page("compare.html.j2", "compare.css", cmp=cmp, title=title, absent=ABSENT)
 
 
 # --- grades ---------------------------------------------------------------------------------------
@@ -205,6 +174,7 @@ class _FindingsView:
 _KIND_STYLE = {"weaker": "bold red", "unclear": "yellow", "stronger": "green", "neutral": "dim"}
 
 
+@renders("policy-diff", "terminal")
 def changes_table(changes: Sequence[Change], *, neutral: bool = True) -> Table:
     """Weaker changes first (neutral ones only with `neutral`); the summary line is the caption."""
     t = Table(title="Policy changes", title_justify="left", caption=changes_summary(changes, neutral=neutral))
@@ -215,6 +185,7 @@ def changes_table(changes: Sequence[Change], *, neutral: bool = True) -> Table:
     return t
 
 
+@renders("policy-diff", "markdown")
 def changes_markdown(changes: Sequence[Change], *, neutral: bool = True) -> str:
     """A summary line and a GitHub table, weaker changes first (neutral ones only with `neutral`)."""
     lines = [f"**{changes_summary(changes, neutral=neutral)}**"]

@@ -16,9 +16,11 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, StrictUndefined, select_autoescape
 
@@ -53,23 +55,62 @@ def _template(name: str) -> str:
     return resources.files("scalegate.report").joinpath("templates", name).read_text(encoding="utf-8")
 
 
+def page(template: str, css: str, **values: object) -> str:
+    """A packaged Jinja2 template with its packaged CSS inlined: one self-contained page."""
+    return _env().from_string(_template(template)).render(css=_template(css), **values)
+
+
 @renders("report", "html")
 def to_html(doc: Document) -> str:
     titles = {s.id: s.title for s in doc.sections}
-    return (
-        _env()
-        .from_string(_template("report.html.j2"))
-        .render(doc=doc, css=_template("report.css"), numbers=numbering(doc), titles=titles)
-    )
+    return page("report.html.j2", "report.css", doc=doc, numbers=numbering(doc), titles=titles)
 
 
-def _md(text: str) -> str:
+def md_cell(text: str) -> str:
     """Cell text safe in a GitHub table: pipes escaped, one line."""
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip() or " "
 
 
 def _md_ref(text: str, ref: str | None, numbers: dict[str, int]) -> str:
-    return f"[{_md(text)}](#{ref})<sup>{numbers[ref]}</sup>" if ref else _md(text)
+    return f"[{md_cell(text)}](#{ref})<sup>{numbers[ref]}</sup>" if ref else md_cell(text)
+
+
+def _md_text(b: Text, n: dict[str, int]) -> list[str]:
+    cites = "".join(f" [[{n[r]}]](#{r})" for r in b.refs)
+    return [("> " if b.tone in ("bad", "warn") else "") + b.text + cites]
+
+
+def _md_table(b: Table, n: dict[str, int]) -> list[str]:
+    return [
+        f'<a id="{b.id}"></a>',
+        f"*{b.caption}*",
+        "",
+        "| " + " | ".join(md_cell(c) for c in b.columns) + " |",
+        "|" + "---|" * len(b.columns),
+        *("| " + " | ".join(_md_ref(c.text, c.ref, n) for c in row) + " |" for row in b.rows),
+    ]
+
+
+def _md_figure(b: Figure, n: dict[str, int]) -> list[str]:
+    cites = "".join(f" [[{n[r]}]](#{r})" for r in b.refs)
+    return [f"*Figure: {b.caption}*{cites} (drawn in the HTML and PDF formats)"]
+
+
+def _md_checklist(b: Checklist, n: dict[str, int]) -> list[str]:
+    out = [f"*{b.title}*", "", "| item | requirement | state | where / why |", "|---|---|---|---|"]
+    for i in b.items:
+        where = f"[{i.where}](#{i.where}) " if i.where else ""
+        cells = (f"{i.id} ({i.source})", i.text, i.state.replace("_", " "), where + i.reason)
+        out.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
+    return out
+
+
+_MD_BLOCKS: dict[type, Callable[[Any, dict[str, int]], list[str]]] = {
+    Text: _md_text,
+    Table: _md_table,
+    Figure: _md_figure,
+    Checklist: _md_checklist,
+}
 
 
 @renders("report", "markdown")
@@ -80,46 +121,17 @@ def to_markdown(doc: Document) -> str:
     for s in doc.sections:
         out += [f'<a id="{s.id}"></a>', f"## {s.title}", ""]
         for b in s.blocks:
-            if isinstance(b, Text):
-                cites = "".join(f" [[{n[r]}]](#{r})" for r in b.refs)
-                out += [("> " if b.tone in ("bad", "warn") else "") + b.text + cites, ""]
-            elif isinstance(b, Table):
-                out += [f'<a id="{b.id}"></a>', f"*{b.caption}*", ""]
-                out.append("| " + " | ".join(_md(c) for c in b.columns) + " |")
-                out.append("|" + "---|" * len(b.columns))
-                out += ["| " + " | ".join(_md_ref(c.text, c.ref, n) for c in row) + " |" for row in b.rows]
-                out.append("")
-            elif isinstance(b, Figure):
-                cites = "".join(f" [[{n[r]}]](#{r})" for r in b.refs)
-                out += [f"*Figure: {b.caption}*{cites} (drawn in the HTML and PDF formats)", ""]
-            elif isinstance(b, Checklist):
-                out += [
-                    f"*{b.title}*",
-                    "",
-                    "| item | requirement | state | where / why |",
-                    "|---|---|---|---|",
-                ]
-                for i in b.items:
-                    where = f"[{i.where}](#{i.where}) " if i.where else ""
-                    out.append(
-                        f"| {_md(i.id)} ({_md(i.source)}) | {_md(i.text)} | {i.state.replace('_', ' ')} "
-                        f"| {_md(where + i.reason)} |"
-                    )
-                out.append("")
+            out += [*_MD_BLOCKS[type(b)](b, n), ""]
     out += ['<a id="records"></a>', "## Records cited", ""]
     for r in doc.records:
         fields = "; ".join(f"{k}: `{v}`" for k, v in r.fields.items())
-        out.append(f'{n[r.id]}. <a id="{r.id}"></a>**{_md(r.title)}** ({r.kind.replace("_", " ")}) {fields}')
+        kind = r.kind.replace("_", " ")
+        out.append(f'{n[r.id]}. <a id="{r.id}"></a>**{md_cell(r.title)}** ({kind}) {fields}')
     f = doc.footer
-    out += [
-        "",
-        "---",
-        f"Generated by scalegate {f.scalegate_version} from policy {f.policy} (sha256 `{f.policy_sha256}`)"
-        + (f", assessment `{f.assessment}`" if f.assessment else "")
-        + (f", decision `{f.decision}`" if f.decision else "")
-        + (f", ledger head `{f.ledger_head}`" if f.ledger_head else "")
-        + ".",
-    ]
+    made = [f"policy {f.policy} (sha256 `{f.policy_sha256}`)"]
+    made += [f"{label} `{v}`" for label, v in (("assessment", f.assessment), ("decision", f.decision)) if v]
+    made += [f"ledger head `{f.ledger_head}`"] if f.ledger_head else []
+    out += ["", "---", f"Generated by scalegate {f.scalegate_version} from {', '.join(made)}."]
     return "\n".join(out) + "\n"
 
 

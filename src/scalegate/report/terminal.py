@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -16,6 +17,7 @@ from scalegate.evals.evidence import EvalEvidence
 from scalegate.gates import ActionStatus, basis
 from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.schema import Policy
+from scalegate.report.formats import renders
 from scalegate.report.readings import because, level_reading, threshold_reading
 from scalegate.safety_case import CaseResult, ClaimResult
 from scalegate.scoring import DomainScore
@@ -152,6 +154,21 @@ def decision_table(a: Assessment, policy: Policy | None = None) -> Table:
 
 
 def render(a: Assessment, console: Console, policy: Policy | None = None) -> None:
+    console.print(view(a, policy))
+
+
+@renders("assessment", "json")
+def to_json(a: Assessment, policy: Policy) -> str:
+    """What `assessment.json` holds, with each action's basis (`assess --json`)."""
+    from scalegate.assessment import assessment_json
+
+    return json.dumps(assessment_json(a, policy), indent=2) + "\n"
+
+
+@renders("assessment", "terminal")
+def view(a: Assessment, policy: Policy | None = None) -> Group:
+    """The assessment as a terminal reads it: header, evidence, scorecard, decision, details."""
+    items: list[RenderableType] = []
     head = Text()
     head.append(f"{a.policy.name} v{a.policy.version}", style="bold")
     head.append(f"  (sha256 {a.policy.sha256[:12]})\n", style="dim")
@@ -160,12 +177,12 @@ def render(a: Assessment, console: Console, policy: Policy | None = None) -> Non
         head.append(f"  (weights {a.model.weights_sha256[:12]})", style="dim")
     if a.checkpoint.effective_compute:
         head.append(f"\neffective compute {a.checkpoint.effective_compute:.3g} FLOP")
-    console.print(Panel(head, title="scalegate assessment", expand=False))
-    console.print(evidence_table(a, policy))
-    console.print(scorecard_table(a))
+    items.append(Panel(head, title="scalegate assessment", expand=False))
+    items.append(evidence_table(a, policy))
+    items.append(scorecard_table(a))
     if a.scorecard.post_mitigation.note:
-        console.print(Text(a.scorecard.post_mitigation.note, style="dim italic"))
-    console.print(decision_table(a, policy))
+        items.append(Text(a.scorecard.post_mitigation.note, style="dim italic"))
+    items.append(decision_table(a, policy))
     details = []
     for r in a.decision.applied_responses:
         line = Text(r.clause, style="bold")
@@ -175,25 +192,25 @@ def render(a: Assessment, console: Console, policy: Policy | None = None) -> Non
             line.append(f"\n  obligation: {duty}", style="yellow")
         details.append(line)
     if details:
-        console.print(Panel(Group(*details), title="responses that applied", expand=False))
+        items.append(Panel(Group(*details), title="responses that applied", expand=False))
     if a.decision.required_protections:
         missing = [p for p in a.decision.required_protections if p not in a.protections_in_place]
-        console.print(
+        items.append(
             f"Required protections: {', '.join(a.decision.required_protections)}"
             + (f"  (missing: {', '.join(missing)})" if missing else "")
         )
-    for result in a.safety_cases.values():
-        render_case(result, console)
+    items += [case_tree(result) for result in a.safety_cases.values()]
     bad = [e for e, s in a.scorecard.evidence_status.items() if s is not EvidenceStatus.ok]
     if bad:
-        console.print(Text(f"Unusable evidence (fails closed): {', '.join(bad)}", style="bold red"))
+        items.append(Text(f"Unusable evidence (fails closed): {', '.join(bad)}", style="bold red"))
     if a.output_dir:
         out = shown_path(Path(a.output_dir))
         logs = Path(a.output_dir) / "logs"
         where = f"Wrote {out}/assessment.json"
         if logs.is_dir() and any(logs.iterdir()):
             where += f"; Inspect logs: inspect view --log-dir {out}/logs"
-        console.print(Text(where, style="dim"))
+        items.append(Text(where, style="dim"))
+    return Group(*items)
 
 
 def shown_path(path: Path) -> str:
@@ -287,6 +304,10 @@ def steps_panel(steps: list[str]) -> Panel:
 
 
 def render_case(result: CaseResult, console: Console) -> None:
+    console.print(case_tree(result))
+
+
+def case_tree(result: CaseResult) -> Tree:
     """A safety case as a tree: each claim with its verdict, links and what is missing."""
     mark = ("supported", "bold green") if result.supported else ("NOT SUPPORTED", "bold red")
     root = Tree(Text.assemble((f"{result.requirement}: ", "bold"), result.claim, "  ", mark))
@@ -296,7 +317,7 @@ def render_case(result: CaseResult, console: Console) -> None:
         gaps = root.add(Text("missing", style="bold red"))
         for m in result.missing:
             gaps.add(Text(m, style="red"))
-    console.print(root)
+    return root
 
 
 def _claim_node(parent: Tree, claim: ClaimResult) -> None:
