@@ -188,6 +188,16 @@ def test_default_assessment_on_smollm2_small_sample(tmp_path: Path) -> None:
     }
     assert all(ev["status"] == "ok" and ev["n_scored"] == 20 for ev in data["evidence"].values())
     assert data["sample_limit"] == 20
+    # the Model Report items this default evidence cannot supply, each with its reason
+    check = run_cli("report", "--check", "model-report", "--assessment", str(tmp_path / "o"))
+    assert check.returncode == 0, check.stderr
+    listed = {line.split(": ", 1)[1] for line in check.stdout.splitlines() if line.startswith("- item: ")}
+    narrative = {"7.1(1)", "7.1(2)", "7.1(4)(a-c)", "7.3(1)(c)", "7.3(1)(g)", "7.3(4)", "7.5"}
+    no_ledger = {"7.2(3)", "7.4"}  # a folder holds no sign-off and no audit statement
+    not_declared = {"7.1(4)(d)", "7.3(2)", "7.3(3)"}  # no mitigation, no protection in place
+    other = {"7.3(1)(d)(ii)", "7.3(1)(e)(v)", "7.3(1)(h)"}  # no post-mitigation evidence, baseline, claim
+    assert listed == narrative | no_ledger | not_declared | other
+    assert "NO REASON GIVEN" not in check.stdout
 
 
 def test_model_that_cannot_load_fails_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

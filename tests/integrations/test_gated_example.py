@@ -104,6 +104,31 @@ def test_the_ledger_holds_every_assessment_and_verifies(run: Run) -> None:
 
 
 @pytest.mark.slow
+def test_reports_of_the_training_run(run: Run, tmp_path: Path) -> None:
+    """The history report draws one point per assessment with compute; every kind renders."""
+    db = str(run.out / "ledger.db")
+    res = run_cli("report", "history", "--db", db, "-f", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    table = next(b for s in doc["sections"] for b in s["blocks"] if b.get("id") == "assessments")
+    assert len(table["rows"]) == len(run.history)
+    assert [float(r[1]["text"]) for r in table["rows"]] == pytest.approx(
+        [r["effective_compute"] for r in run.history], rel=1e-2
+    )
+    figure = next(b for s in doc["sections"] for b in s["blocks"] if b.get("id") == f"history-{EVAL_ID}")
+    assert len(figure["refs"]) == len(run.history)  # each point cites its assessment entry
+    for kind in ("capability", "safeguards", "model-report", "transparency", "history"):
+        for fmt in ("html", "markdown", "pdf"):
+            out = tmp_path / f"{kind}.{fmt}"
+            res = run_cli("report", kind, "--db", db, "-f", fmt, "-o", str(out))
+            no_browser = res.returncode == 2 and "headless Chromium" in res.stderr
+            if fmt == "pdf" and no_browser and not os.environ.get("SCALEGATE_REQUIRE_BROWSER"):
+                continue  # no browser here; CI has one and requires it
+            assert res.returncode == 0, (kind, fmt, res.stderr)
+            assert out.stat().st_size > 1000
+
+
+@pytest.mark.slow
 def test_a_stopped_run_refuses_to_restart(run: Run) -> None:
     again = _train(run.out)
     assert again.returncode == 3

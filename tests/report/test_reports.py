@@ -60,6 +60,8 @@ def test_capability_scorecard_and_evidence_equal_the_assessment(recorded: Record
     assert len(examples["rows"]) == 3 and all(r[0]["text"].startswith("mmlu-") for r in examples["rows"])
     # what would have ruled the line in or out, at this n (20): computed, not prose
     assert "/20" in row[-1]["text"]
+    # a random model's interval reaches chance (0.25): the report says the score shows nothing
+    assert (est["low"] <= 0.25) == ("no signal" in row[-2]["text"])
 
 
 @pytest.mark.parametrize("kind", LEDGER_KINDS)

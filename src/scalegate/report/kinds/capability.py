@@ -159,6 +159,7 @@ def _scope(t: Threshold) -> str:
 def _evals(src: Source, name: str, pre: DomainScore) -> Table:
     evidence = src.evidence
     stats_ = src.policy.statistics
+    chance = {k: e.chance for k, e in src.policy.evals.items()}
     rows = []
     for level, c in comparisons(pre):
         ev = evidence.get(c.eval_id) if evidence is not None else None
@@ -174,7 +175,7 @@ def _evals(src: Source, name: str, pre: DomainScore) -> Table:
                 cell(c.state.value, ref, state_tone(c.state.value)),  # type: ignore[arg-type]
                 cell(_profiles(ev)),
                 cell(
-                    _samples(ev, c.evidence_status.value),
+                    _samples(ev, c.evidence_status.value, chance.get(c.eval_id, 0.0)),
                     ref,
                     None if c.evidence_status.value == "ok" else "bad",
                 ),
@@ -219,10 +220,29 @@ def _profiles(ev: EvalEvidence | None) -> str:
     return ", ".join(ev.profiles) + best + corr
 
 
-def _samples(ev: EvalEvidence | None, status: str) -> str:
+#: An interval whose lower end reaches this is near the ceiling: the eval can show little more.
+SATURATED = 0.9
+
+
+def signal_note(ev: EvalEvidence, chance: float) -> str | None:
+    """Saturation and no-signal notes: what the score cannot tell a reader."""
+    est = next(iter(ev.metrics.values()), None)
+    if est is None:
+        return None
+    if est.low >= SATURATED:
+        return f"saturated: the interval's low end is {est.low:.2f}; the eval can show little further gain"
+    if chance > 0 and est.low <= chance:
+        return f"no signal: the interval reaches chance ({chance:g}); this score does not show the capability"
+    return None
+
+
+def _samples(ev: EvalEvidence | None, status: str, chance: float = 0.0) -> str:
     if ev is None:
         return f"evidence {status}"
     parts = [f"{ev.n_scored} scored of {ev.n_planned if ev.n_planned is not None else '?'} planned"]
+    note = signal_note(ev, chance)
+    if note:
+        parts.append(note)
     if ev.n_errors:
         parts.append(f"{ev.n_errors} errors")
     if ev.n_unparsed:
