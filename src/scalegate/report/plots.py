@@ -10,10 +10,11 @@ words can be searched. The forecast band is seeded inside `scalegate.forecast`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec
 
 from scalegate.forecast import Point
 
@@ -44,17 +45,35 @@ class Interval:
     state: str
 
 
+#: Text is text: no mathtext (a label such as "$1B and $2B" is words, never TeX to parse).
+_STYLE = {"svg.fonttype": "none", "font.family": "DejaVu Sans", "text.parse_math": False}
+P = ParamSpec("P")
+
+
+def _styled(fn: Callable[P, str]) -> Callable[P, str]:
+    """Draw under the reports' style: the figure's texts are created with it, so it holds."""
+
+    @functools.wraps(fn)
+    def drawn(*args: P.args, **kwargs: P.kwargs) -> str:
+        import matplotlib
+
+        with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]
+            return fn(*args, **kwargs)
+
+    return drawn
+
+
 def to_svg(fig: Any, figure_id: str) -> str:
     import matplotlib
 
-    params = {"svg.hashsalt": f"scalegate:{figure_id}", "svg.fonttype": "none", "font.family": "DejaVu Sans"}
     buf = io.StringIO()
-    with matplotlib.rc_context(params):  # type: ignore[arg-type]
+    with matplotlib.rc_context({**_STYLE, "svg.hashsalt": f"scalegate:{figure_id}"}):  # type: ignore[dict-item]
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "scalegate"})
     text = buf.getvalue()
     return text[text.index("<svg") :].strip()
 
 
+@_styled
 def forest(rows: Sequence[Interval], figure_id: str, title: str = "") -> str:
     """Each row's interval and point, its threshold as a black tick, coloured by state; rows
     with no usable evidence are marked at their threshold with 'no evidence'."""
@@ -98,6 +117,7 @@ def forest(rows: Sequence[Interval], figure_id: str, title: str = "") -> str:
     return to_svg(fig, figure_id)
 
 
+@_styled
 def history(
     series: Mapping[str, Sequence[Point]],
     lines: Mapping[str, float],
@@ -120,6 +140,7 @@ class Event:
     label: str = ""
 
 
+@_styled
 def timeline(events: Sequence[Event], figure_id: str) -> str:
     """Decisions per action over time (coloured by status), sign-offs and overrides below."""
     from matplotlib.figure import Figure

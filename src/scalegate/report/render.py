@@ -77,13 +77,14 @@ def _md_ref(text: str, ref: str | None, numbers: dict[str, int]) -> str:
 
 def _md_text(b: Text, n: dict[str, int]) -> list[str]:
     cites = "".join(f" [[{n[r]}]](#{r})" for r in b.refs)
-    return [("> " if b.tone in ("bad", "warn") else "") + b.text + cites]
+    text = " ".join(b.text.split())  # one paragraph: a newline in a record cannot start a heading
+    return [("> " if b.tone in ("bad", "warn") else "") + text + cites]
 
 
 def _md_table(b: Table, n: dict[str, int]) -> list[str]:
     return [
         f'<a id="{b.id}"></a>',
-        f"*{b.caption}*",
+        f"*{' '.join(b.caption.split())}*",
         "",
         "| " + " | ".join(md_cell(c) for c in b.columns) + " |",
         "|" + "---|" * len(b.columns),
@@ -117,9 +118,11 @@ _MD_BLOCKS: dict[type, Callable[[Any, dict[str, int]], list[str]]] = {
 def to_markdown(doc: Document) -> str:
     """GitHub Markdown; figures are described by their caption (the SVG lives in HTML/PDF)."""
     n = numbering(doc)
-    out = [f"# {doc.title}", "", f"**{doc.subtitle}**", "", f"As of {doc.as_of} · profile: {doc.profile}", ""]
+    line = " ".join  # a newline in a record's text cannot start a heading or a table
+    out = [f"# {line(doc.title.split())}", "", f"**{line(doc.subtitle.split())}**", ""]
+    out += [f"As of {doc.as_of} · profile: {doc.profile}", ""]
     for s in doc.sections:
-        out += [f'<a id="{s.id}"></a>', f"## {s.title}", ""]
+        out += [f'<a id="{s.id}"></a>', f"## {line(s.title.split())}", ""]
         for b in s.blocks:
             out += [*_MD_BLOCKS[type(b)](b, n), ""]
     out += ['<a id="records"></a>', "## Records cited", ""]

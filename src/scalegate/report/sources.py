@@ -247,6 +247,13 @@ def from_ledger(facts: LedgerFacts, withheld_values: frozenset[str], decision_id
         raise NotVerified(f"decision {decision.entry_id[:12]} names policy {sha[:12]}, never adopted")
     data = dict(assessment.payload)
     data.pop("recorded_by", None)
+    needed = [f"assessment.{k}" for k in ("scorecard",) if k not in data]
+    needed += [f"decision.{k}" for k in ("decision",) if k not in decision.payload]
+    if needed:
+        raise InputError(
+            f"the {facts.profile} view withholds {', '.join(needed)} (governance.restricted_fields), "
+            "and no report can be made without it"
+        )
     withheld = {
         k: "a restricted field (governance.restricted_fields)"
         for k in assessment.redacted
