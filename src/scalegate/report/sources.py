@@ -220,20 +220,24 @@ def read_ledger(url: str, profile: Profile) -> tuple[LedgerFacts, frozenset[str]
     return facts, _withheld_values(values, [e.payload for e in entries])
 
 
-def from_ledger(facts: LedgerFacts, withheld_values: frozenset[str], decision_id: str | None) -> Source:
+def pick_decision(facts: LedgerFacts, decision_id: str | None) -> Entry:
     """The decision named (an id or unique prefix), or the newest decision in the ledger."""
     decisions = facts.of_kind("decision")
     if not decisions:
         raise InputError(f"{facts.url}: the ledger records no decision yet (`scalegate assess --db` does)")
     if decision_id is None:
-        decision = decisions[-1]
-    else:
-        found = [e for e in decisions if e.entry_id.startswith(decision_id)]
-        if len(found) != 1:
-            kinds = {e.kind for e in facts.entries if e.entry_id.startswith(decision_id)}
-            what = f"a {sorted(kinds)[0]}, not a decision" if kinds else "no such decision"
-            raise InputError(f"--decision {decision_id}: " + ("ambiguous prefix" if len(found) > 1 else what))
-        decision = found[0]
+        return decisions[-1]
+    found = [e for e in decisions if e.entry_id.startswith(decision_id)]
+    if len(found) != 1:
+        kinds = {e.kind for e in facts.entries if e.entry_id.startswith(decision_id)}
+        what = f"a {sorted(kinds)[0]}, not a decision" if kinds else "no such decision"
+        raise InputError(f"--decision {decision_id}: " + ("ambiguous prefix" if len(found) > 1 else what))
+    return found[0]
+
+
+def from_ledger(facts: LedgerFacts, withheld_values: frozenset[str], decision_id: str | None) -> Source:
+    """The decision named (an id or unique prefix), or the newest decision in the ledger."""
+    decision = pick_decision(facts, decision_id)
     a_id = decision.payload.get("assessment_entry")
     assessment = next((e for e in facts.entries if e.entry_id == a_id), None)
     if assessment is None:  # verify would have named it; kept as a guard
@@ -254,11 +258,8 @@ def from_ledger(facts: LedgerFacts, withheld_values: frozenset[str], decision_id
             f"the {facts.profile} view withholds {', '.join(needed)} (governance.restricted_fields), "
             "and no report can be made without it"
         )
-    withheld = {
-        k: "a restricted field (governance.restricted_fields)"
-        for k in assessment.redacted
-        if k != "recorded_by"
-    }
+    withheld = {k: "a restricted field (governance.restricted_fields)" for k in assessment.redacted}
+    withheld.pop("recorded_by", None)
     return Source(
         profile=facts.profile,
         policy=parse_policy(text, source=f"ledger policy {sha[:12]}").policy,
