@@ -243,3 +243,30 @@ def test_bad_input_gets_a_clear_error_not_a_traceback(recorded: Recorded, tmp_pa
         assert res.returncode == 2, (args, res.stderr)
         assert expected in res.stderr, (args, res.stderr)
         assert "Traceback" not in res.stderr
+
+
+def test_an_unreadable_inspect_log_costs_the_examples_not_the_report(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "a"
+    shutil.copytree(recorded.folder, folder)
+    for log in (folder / "logs").rglob("*.eval"):
+        log.write_bytes(b"PK\x03\x04 not a zip")
+    # the folder's own (broken) logs are read, not the good ones still at the recorded path
+    rc, out, err = _report(recorded, "capability", "-a", str(folder), "-f", "markdown")
+    assert rc == 0, err
+    assert "its Inspect log could not be read" in out
+
+
+def test_a_moved_folder_still_shows_its_examples(recorded: Recorded, tmp_path: Path) -> None:
+    """Logs are found in the folder reported, wherever it moved and wherever the command runs."""
+    import shutil
+
+    folder = tmp_path / "moved"
+    shutil.copytree(recorded.folder, folder)
+    res = recorded.cli("report", "capability", "-a", str(folder), "-f", "json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    blocks = [b for s in json.loads(res.stdout)["sections"] for b in s["blocks"]]
+    assert any(b.get("id", "").startswith("examples-") for b in blocks)

@@ -34,7 +34,18 @@ def safeguard(spec: EvalSpec) -> bool:
     return spec.worst_case == "lowest" or spec.task.endswith("refusal_rate")
 
 
-def withheld_because(spec: EvalSpec | None, ev: EvalEvidence, public: bool) -> str | None:
+def log_file(ev: EvalEvidence, folder: Path | None) -> Path | None:
+    """Where the eval's Inspect log is: in the assessment folder being reported (its
+    `logs/<eval>/<file>`, wherever the folder has moved since), else at the recorded path
+    (relative to where `assess` ran)."""
+    if not ev.log_path:
+        return None
+    recorded = Path(ev.log_path)
+    here = [folder / "logs" / recorded.parent.name / recorded.name] if folder is not None else []
+    return next((p for p in [*here, recorded] if p.is_file()), None)
+
+
+def withheld_because(spec: EvalSpec | None, ev: EvalEvidence, public: bool, log: Path | None) -> str | None:
     """Why this eval's examples are not shown, or None when they may be."""
     if spec is not None and safeguard(spec):
         return "a safeguard (refusal / red-team) set: its prompts are never reproduced"
@@ -42,8 +53,8 @@ def withheld_because(spec: EvalSpec | None, ev: EvalEvidence, public: bool) -> s
         return "red-team or mitigated runs: prompts are never reproduced"
     if public:
         return "withheld under the public profile (items stay private to keep the eval uncontaminated)"
-    if not ev.log_path or not Path(ev.log_path).is_file():
-        return "the Inspect log is not at the path the evidence names"
+    if log is None:
+        return "the Inspect log is neither in the assessment folder nor at the path the evidence names"
     return None
 
 
@@ -52,20 +63,20 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_CHARS else text[: _MAX_CHARS - 1] + "…"
 
 
-def draw(ev: EvalEvidence, count: int) -> list[Example]:
+def draw(ev: EvalEvidence, log: Path, count: int) -> list[Example]:
     """`count` samples from the log, seeded by the eval id and its sample ids."""
-    if count <= 0 or not ev.log_path:
+    if count <= 0:
         return []
     from inspect_ai.log import read_eval_log_sample, read_eval_log_sample_summaries
 
-    summaries = sorted(read_eval_log_sample_summaries(ev.log_path), key=lambda s: (str(s.id), s.epoch))
+    summaries = sorted(read_eval_log_sample_summaries(str(log)), key=lambda s: (str(s.id), s.epoch))
     seed = hashlib.sha256(
         (ev.eval_id + "\0" + "\0".join(f"{s.id}:{s.epoch}" for s in summaries)).encode()
     ).digest()
     chosen = random.Random(seed).sample(summaries, min(count, len(summaries)))
     out = []
     for s in sorted(chosen, key=lambda s: (str(s.id), s.epoch)):
-        sample = read_eval_log_sample(ev.log_path, s.id, s.epoch)
+        sample = read_eval_log_sample(str(log), s.id, s.epoch)
         prompt = sample.input if isinstance(sample.input, str) else "\n".join(m.text for m in sample.input)
         target = sample.target if isinstance(sample.target, str) else ", ".join(sample.target)
         scores = "; ".join(f"{k}: {v.value}" for k, v in (sample.scores or {}).items())

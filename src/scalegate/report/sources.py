@@ -70,6 +70,8 @@ class Source:
     withheld: dict[str, str] = field(default_factory=dict)  # assessment field -> why
     #: where the Inspect logs named by the evidence may be read (never under the public profile)
     logs_readable: bool = False
+    #: the assessment folder reported from (its logs are read there), None for a ledger
+    folder: Path | None = None
     #: every string a public view withheld, for the writer's final leak check
     withheld_values: frozenset[str] = frozenset()
 
@@ -186,6 +188,7 @@ def from_folder(folder: Path, profile: Profile) -> Source:
         decision=recorded.decision,
         scorecard=recorded.scorecard,
         withheld=withheld,
+        folder=folder,
         logs_readable=profile == "internal",
         withheld_values=_withheld_values(values, shown),
     )

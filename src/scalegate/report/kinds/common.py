@@ -247,11 +247,20 @@ def example_blocks(src: Source, eval_ids: list[str], count: int, scope: str) -> 
         ev = evidence.get(eval_id)
         if ev is None:
             continue
-        why = examples.withheld_because(src.policy.evals.get(eval_id), ev, src.profile == "public")
+        log = examples.log_file(ev, src.folder)
+        why = examples.withheld_because(src.policy.evals.get(eval_id), ev, src.profile == "public", log)
         if why:
             out.append(Text(text=f"Example items of {eval_id}: {why}.", refs=[ref_for(src, eval_id)]))
             continue
-        drawn = examples.draw(ev, count)
+        assert log is not None  # withheld_because names a missing log
+        try:
+            drawn = examples.draw(ev, log, count)
+        except Exception as exc:  # Inspect's reader on a user's file: any failure is "unreadable"
+            why = f"its Inspect log could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+            out.append(
+                Text(text=f"Example items of {eval_id}: {why}.", tone="warn", refs=[ref_for(src, eval_id)])
+            )
+            continue
         out.append(
             Table(
                 id=anchor("examples", scope, eval_id),
