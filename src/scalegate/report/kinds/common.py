@@ -3,6 +3,7 @@ the per-eval evidence rows and their forest plot, and the footer."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 
 from scalegate import __version__
@@ -200,8 +201,10 @@ def forest_of(
 
 
 def ruling(c: Comparison, n: int, confidence: float, method: stats.IntervalMethod) -> str:
-    """What result at this n would have ruled the threshold in or out: the fewest successes
-    whose interval lies wholly at or above the line, the most whose interval lies below it."""
+    """What result at this n would have ruled the threshold in or out: for an `at_least` line
+    the fewest successes whose interval lies wholly at or above it, and the most whose
+    interval lies wholly below it (mirrored for `at_most`). The interval moves monotonically
+    with the successes, so each boundary is found by bisection (a few dozen intervals at any n)."""
     if c.op == "passes" or n <= 0:
         return "-"
 
@@ -211,20 +214,20 @@ def ruling(c: Comparison, n: int, confidence: float, method: stats.IntervalMetho
             return stats.compare(est.low, est.high, at_most=c.threshold).value
         return stats.compare(est.low, est.high, at_least=c.threshold).value
 
-    crossed = [k for k in range(n + 1) if state(k) == "crossed"]
-    below = [k for k in range(n + 1) if state(k) == "below"]
-    parts = []
-    if crossed:
-        k = crossed[0] if c.op != "at_most" else crossed[-1]
-        parts.append(f"in at {'≥' if c.op != 'at_most' else '≤'} {k}/{n}")
+    ks = range(n + 1)
+    up = c.op != "at_most"  # crossing needs more successes (at_least) or fewer (at_most)
+    # the first k at which the state is no longer `below` (at_least) / is `below` (at_most), etc.
+    if up:
+        first_in = bisect_left(ks, True, key=lambda k: state(k) == "crossed")
+        last_out = bisect_left(ks, True, key=lambda k: state(k) != "below") - 1
+        rule_in = f"in at ≥ {first_in}/{n}" if first_in <= n else f"never in at n={n}"
+        rule_out = f"out at ≤ {last_out}/{n}" if last_out >= 0 else f"never out at n={n}"
     else:
-        parts.append(f"never in at n={n}")
-    if below:
-        k = below[-1] if c.op != "at_most" else below[0]
-        parts.append(f"out at {'≤' if c.op != 'at_most' else '≥'} {k}/{n}")
-    else:
-        parts.append(f"never out at n={n}")
-    return "; ".join(parts)
+        last_in = bisect_left(ks, True, key=lambda k: state(k) != "crossed") - 1
+        first_out = bisect_left(ks, True, key=lambda k: state(k) == "below")
+        rule_in = f"in at ≤ {last_in}/{n}" if last_in >= 0 else f"never in at n={n}"
+        rule_out = f"out at ≥ {first_out}/{n}" if first_out <= n else f"never out at n={n}"
+    return f"{rule_in}; {rule_out}"
 
 
 def evidence_tone(ev: EvalEvidence | None) -> str | None:
