@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from scalegate.errors import ScalegateError
 from scalegate.report.document import Checklist, Document, Figure, Table, Text
@@ -43,21 +43,25 @@ def to_json(doc: Document) -> str:
 
 
 @cache
-def _env() -> Environment:
+def environment(*packages: str) -> Environment:
+    """Jinja2 over the packaged templates of `packages` (first match wins), report's last:
+    every page can import the report's `document` macro."""
+    loader = ChoiceLoader([PackageLoader(p, "templates") for p in (*packages, "scalegate.report")])
     return Environment(
+        loader=loader,
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
 
 
-def _template(name: str) -> str:
+def template_text(name: str) -> str:
     return resources.files("scalegate.report").joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def page(template: str, css: str, **values: object) -> str:
     """A packaged Jinja2 template with its packaged CSS inlined: one self-contained page."""
-    return _env().from_string(_template(template)).render(css=_template(css), **values)
+    return environment().get_template(template).render(css=template_text(css), **values)
 
 
 @renders("report", "html")
