@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,10 +44,15 @@ of the whole ledger changes the head.
 
 
 def restricted_fields(ledger: Ledger) -> set[str]:
+    return restricted_in(ledger.iter_entries())
+
+
+def restricted_in(entries: Iterable[Entry]) -> set[str]:
+    """The fields the newest adopted policy restricts (`governance.restricted_fields`)."""
     from scalegate.policy.loader import parse_policy
 
     latest = None
-    for e in ledger.iter_entries():
+    for e in entries:
         if e.kind == "policy_adopted":
             latest = e.payload["text"]
     if latest is None:

@@ -269,8 +269,11 @@ def action_status(
 ) -> dict[str, dict[str, Any]]:
     """Each action's standing now: the decision's status, the valid sign-offs and refusals so
     far, any valid override (a forged one counts for nothing, as in `verify`)."""
-    decision = ledger.get(decision_id)
-    state = state or state_of(ledger)
+    return standing(ledger.get(decision_id), state or state_of(ledger))
+
+
+def standing(decision: Entry, state: LedgerState) -> dict[str, dict[str, Any]]:
+    """`action_status` from a decision entry and a replayed state (the dashboard's reading)."""
     out: dict[str, dict[str, Any]] = {}
     for name, a in decision.payload["decision"]["actions"].items():
         key = (decision.entry_id, name)

@@ -199,12 +199,7 @@ def from_folder(folder: Path, profile: Profile) -> Source:
 
 def read_ledger(url: str, profile: Profile) -> tuple[LedgerFacts, frozenset[str]]:
     """The ledger, verified (a problem: NotVerified), as the profile shows it."""
-    from scalegate.ledger.audit import (
-        LedgerNotVerified,
-        public_restrictions,
-        restricted_fields,
-        shown_entry,
-    )
+    from scalegate.ledger.audit import LedgerNotVerified
     from scalegate.ledger.store import Ledger
     from scalegate.ledger.verify import verify_entries
 
@@ -213,14 +208,24 @@ def read_ledger(url: str, profile: Profile) -> tuple[LedgerFacts, frozenset[str]
     problems = verify_entries(list(ledger.raw_rows()), head=head)
     if problems:
         raise LedgerNotVerified(problems)
-    restricted = public_restrictions(restricted_fields(ledger)) if profile == "public" else set()
-    entries, values = [], []
-    for e in ledger.iter_entries():
-        shown = shown_entry(e, restricted)
-        values += [e.payload[k] for k in e.payload if k not in shown.payload]
-        entries.append(shown)
-    facts = LedgerFacts(url=ledger.url, head=head, entries=entries, restricted=restricted, profile=profile)
-    return facts, _withheld_values(values, [e.payload for e in entries])
+    return ledger_view(ledger.url, head, list(ledger.iter_entries()), profile)
+
+
+def ledger_view(
+    url: str, head: tuple[int, str], entries: list[Entry], profile: Profile
+) -> tuple[LedgerFacts, frozenset[str]]:
+    """Entries as the profile shows them (public: the ledger's own redaction), and the
+    strings that view withholds. The caller has verified the entries."""
+    from scalegate.ledger.audit import public_restrictions, restricted_in, shown_entry
+
+    restricted = public_restrictions(restricted_in(entries)) if profile == "public" else set()
+    shown, values = [], []
+    for e in entries:
+        view = shown_entry(e, restricted)
+        values += [e.payload[k] for k in e.payload if k not in view.payload]
+        shown.append(view)
+    facts = LedgerFacts(url=url, head=head, entries=shown, restricted=restricted, profile=profile)
+    return facts, _withheld_values(values, [e.payload for e in shown])
 
 
 def pick_decision(facts: LedgerFacts, decision_id: str | None) -> Entry:

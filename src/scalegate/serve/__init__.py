@@ -1,0 +1,1 @@
+"""`scalegate serve`: the ledger as live, read-only web pages (Starlette, Jinja2)."""

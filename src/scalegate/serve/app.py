@@ -1,0 +1,156 @@
+"""`scalegate serve`: a read-only web view of the ledger (Starlette, server-rendered Jinja2).
+
+Only GET routes exist, so there is no state to forge a request against (CSRF-safe by having
+nothing to change); signing stays in the CLI with the user's key, and the pages show the exact
+command. Every response carries a Content-Security-Policy that allows nothing from outside
+the origin and no inline script; the one script (`static/live.js`) polls `/api/head` and
+swaps the page's main element in place when the ledger moves, so a new assessment or a
+changed decision shows within seconds without a reload.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from scalegate.errors import ScalegateError
+from scalegate.report import render
+from scalegate.report.kinds import KINDS
+from scalegate.report.sources import from_ledger
+from scalegate.serve import views
+from scalegate.serve.access import Access, Role
+
+SECURITY_HEADERS = {
+    # matplotlib's SVG carries a <style>: inline styles, never inline script
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+Next = Callable[[Request], Awaitable[Response]]
+STATIC = {"live.js": "text/javascript", "serve.css": "text/css"}
+
+
+class _Snapshots:
+    """One snapshot per role, read again only when the ledger's head moves."""
+
+    def __init__(self, ledger: Any) -> None:
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self._cache: dict[Role, views.Snapshot] = {}
+
+    def get(self, role: Role) -> views.Snapshot:
+        head = self.ledger.head()
+        with self._lock:
+            snap = self._cache.get(role)
+            if snap is None or snap.head != head:
+                snap = self._cache[role] = views.snapshot(self.ledger, role)
+            return snap
+
+
+def create_app(ledger: Any, access: Access) -> Starlette:
+    snapshots = _Snapshots(ledger)
+    env = render.environment("scalegate.serve")
+
+    css = render.template_text("report.css")
+
+    def page(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        snap: views.Snapshot = request.state.snap
+        html = env.get_template(template).render(snap=snap, role=request.state.role, css=css, **values)
+        return HTMLResponse(html, status_code=status_code)
+
+    async def overview(request: Request) -> Response:
+        return page(request, "overview.html.j2", view=views.overview(request.state.snap))
+
+    async def ledger_page(request: Request) -> Response:
+        try:
+            number = int(request.query_params.get("page", "1"))
+        except ValueError:
+            number = 1
+        kind = request.query_params.get("kind") or None
+        return page(request, "ledger.html.j2", view=views.ledger_page(request.state.snap, number, kind))
+
+    async def decision(request: Request) -> Response:
+        snap: views.Snapshot = request.state.snap
+        kind = request.path_params.get("kind", "capability")
+        if kind not in KINDS:
+            return PlainTextResponse(f"no report kind {kind!r}", status_code=404)
+        if not snap.intact:
+            return page(
+                request, "refused.html.j2", why="the ledger does not verify; no report is built on it"
+            )
+        try:
+            src = from_ledger(snap.facts, snap.withheld, request.path_params["decision_id"])
+            doc = KINDS[kind].build(src)
+        except ScalegateError as exc:
+            return page(request, "refused.html.j2", why=str(exc), status_code=404)
+        return page(
+            request,
+            "decision.html.j2",
+            doc=doc,
+            numbers=render.numbering(doc),
+            titles={s.id: s.title for s in doc.sections},
+            kinds=list(KINDS),
+            kind=kind,
+            decision_id=src.decision_id,
+        )
+
+    async def head(request: Request) -> Response:
+        seq, entry_hash = request.state.snap.head
+        return JSONResponse({"seq": seq, "hash": entry_hash, "intact": request.state.snap.intact})
+
+    routes = [
+        Route("/", overview),
+        Route("/ledger", ledger_page),
+        Route("/decision/{decision_id}", decision),
+        Route("/decision/{decision_id}/{kind}", decision),
+        Route("/api/head", head),
+        Route("/static/{name}", static),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(Guard, access=access, snapshots=snapshots)])
+
+
+async def static(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in STATIC:
+        return PlainTextResponse("not found", status_code=404)
+    body = resources.files("scalegate.serve").joinpath("static", name).read_text(encoding="utf-8")
+    return Response(body, media_type=STATIC[name])
+
+
+class Guard(BaseHTTPMiddleware):
+    """Authenticate, take the role's snapshot, and set the security headers on every reply."""
+
+    def __init__(self, app: Any, access: Access, snapshots: _Snapshots) -> None:
+        super().__init__(app)
+        self.access = access
+        self.snapshots = snapshots
+
+    async def dispatch(self, request: Request, call_next: Next) -> Response:
+        role = self.access.role_of(request.headers.get("authorization"))
+        if role is None:
+            response: Response = PlainTextResponse(
+                "authentication required: a token from `scalegate serve token create`",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="scalegate", charset="UTF-8"'},
+            )
+        else:
+            request.state.role = role
+            if not request.url.path.startswith("/static/"):
+                request.state.snap = self.snapshots.get(role)
+            response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response

@@ -1,0 +1,103 @@
+"""`scalegate serve` on a real ledger: what the pages say, who may see them, and what they
+send back with every reply."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from scalegate.errors import InputError
+from scalegate.ledger.store import Ledger, db_url
+from scalegate.ledger.workflow import action_status
+from scalegate.serve.access import Access, create_token, for_bind, load_tokens
+from scalegate.serve.app import SECURITY_HEADERS, create_app
+from tests.report.conftest import MARKERS, Recorded
+
+
+def _client(db: Path, access: Access | None = None) -> TestClient:
+    return TestClient(create_app(Ledger(db_url(str(db)), read_only=True), access or Access({})))
+
+
+def test_overview_shows_what_ledger_status_says(recorded: Recorded) -> None:
+    page = _client(recorded.db).get("/")
+    assert page.status_code == 200
+    for header, value in SECURITY_HEADERS.items():
+        assert page.headers[header] == value
+    ledger = Ledger(db_url(str(recorded.db)), read_only=True)
+    expected = {a: s["effective"] for a, s in action_status(ledger, recorded.decision).items()}
+    table = page.text.split(f'data-decision="{recorded.decision}"', 1)[1].split("</table>", 1)[0]
+    for action, effective in expected.items():
+        row = table.split(f'data-action="{action}"', 1)[1].split("</tr>", 1)[0]
+        assert f">{effective}<" in row, (action, effective, row)
+    assert "ledger verifies" in page.text
+    assert "OVERRIDE entry" in page.text  # an override is flagged on the overview
+
+
+def test_read_only_and_every_page_renders(recorded: Recorded) -> None:
+    client = _client(recorded.db)
+    for path in ("/", "/ledger", "/ledger?kind=decision&page=2", "/ledger?page=x", "/api/head"):
+        assert client.get(path).status_code == 200, path
+    for kind in ("capability", "safeguards", "model-report", "transparency", "history"):
+        res = client.get(f"/decision/{recorded.decision[:12]}/{kind}")
+        assert res.status_code == 200, (kind, res.text[:500])
+    assert client.get("/decision/ffffffff").status_code == 404
+    assert client.get("/decision/x/nonsense").status_code == 404
+    assert client.get("/static/../../etc/passwd").status_code == 404
+    for method in ("post", "put", "delete", "patch"):
+        assert getattr(client, method)("/").status_code == 405
+
+
+def test_a_tampered_ledger_names_the_entry_and_refuses_reports(recorded: Recorded, ledger_copy: Path) -> None:
+    with sqlite3.connect(ledger_copy) as conn:
+        seq, payload = conn.execute(
+            "SELECT seq, payload FROM ledger_entries WHERE kind = 'decision' ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        edited = json.loads(payload)
+        for a in edited["decision"]["actions"].values():
+            a["status"] = "allowed"
+        conn.execute("UPDATE ledger_entries SET payload = ? WHERE seq = ?", (json.dumps(edited), seq))
+    client = _client(ledger_copy)
+    page = client.get("/")
+    assert "LEDGER DOES NOT VERIFY" in page.text and f'data-seq="{seq}"' in page.text
+    assert "does not verify" in client.get(f"/decision/{recorded.decision}").text
+
+
+def test_tokens_guard_every_page(recorded: Recorded, tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.json"
+    with pytest.raises(InputError, match="create one"):
+        for_bind("0.0.0.0", tokens)  # reachable from elsewhere with no token: refused up front
+    internal = create_token(tokens, "ops", "internal")
+    public = create_token(tokens, "press", "public")
+    assert internal not in tokens.read_text() and public not in tokens.read_text()  # digests only
+    client = _client(recorded.db, for_bind("0.0.0.0", tokens))
+    refused = client.get("/")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
+    assert refused.headers["X-Frame-Options"] == "DENY"
+    assert client.get("/", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/", headers={"Authorization": f"Bearer {internal}"}).status_code == 200
+    basic = base64.b64encode(f"anyone:{public}".encode()).decode()
+    as_public = client.get("/", headers={"Authorization": f"Basic {basic}"})
+    assert as_public.status_code == 200 and "viewing as <strong>public</strong>" in as_public.text
+    assert set(load_tokens(tokens)) == {"ops", "press"}
+
+
+def test_the_public_role_sees_no_private_marker(recorded: Recorded, tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.json"
+    public = create_token(tokens, "press", "public")
+    internal = create_token(tokens, "ops", "internal")
+    client = _client(recorded.db, for_bind("127.0.0.1", tokens))
+    paths = ["/", "/ledger", "/ledger?kind=override", "/ledger?kind=noncompliance_report"]
+    paths += [f"/decision/{recorded.decision}/{k}" for k in ("capability", "transparency", "model-report")]
+    seen_internal = ""
+    for path in paths:
+        shown = client.get(path, headers={"Authorization": f"Bearer {public}"})
+        assert shown.status_code == 200, path
+        leaked = [m for m in MARKERS.values() if m in shown.text]
+        assert not leaked, (path, leaked)
+        seen_internal += client.get(path, headers={"Authorization": f"Bearer {internal}"}).text
+    assert MARKERS["justification"] in seen_internal  # the markers are there to be withheld
