@@ -101,3 +101,25 @@ def test_the_public_role_sees_no_private_marker(recorded: Recorded, tmp_path: Pa
         assert not leaked, (path, leaked)
         seen_internal += client.get(path, headers={"Authorization": f"Bearer {internal}"}).text
     assert MARKERS["justification"] in seen_internal  # the markers are there to be withheld
+
+
+def test_policy_page_and_ledger_filters(recorded: Recorded) -> None:
+    client = _client(recorded.db)
+    policy = client.get("/policy").text
+    assert "Lint findings" in policy and "first policy adopted" in policy and "report policy" in policy
+    rso = client.get("/ledger?role=rso").text
+    rows = rso.count("<tr data-seq=")
+    assert rows >= 1 and all("rso" in r.split("</tr>")[0] for r in rso.split("<tr data-seq=")[1:])
+    assert client.get("/ledger?since=2999-01-01").text.count("<tr data-seq=") == 0
+    every = client.get("/ledger?kind=assessment").text
+    assert every.count("<tr data-seq=") == 2  # the two assessments the fixture recorded
+    overview = client.get("/").text
+    assert "Next assessment due" in overview
+
+
+def test_pages_hold_under_odd_queries(recorded: Recorded) -> None:
+    client = _client(recorded.db)
+    for query in ("page=-5", "page=99999", "kind=<script>", "role=%00", "since=not-a-date", "until=&page=1"):
+        res = client.get(f"/ledger?{query}")
+        assert res.status_code == 200, query
+        assert "<script>" not in res.text.replace('<script src="/static/live.js" defer></script>', "")

@@ -80,8 +80,14 @@ def create_app(ledger: Any, access: Access) -> Starlette:
             number = int(request.query_params.get("page", "1"))
         except ValueError:
             number = 1
-        kind = request.query_params.get("kind") or None
-        return page(request, "ledger.html.j2", view=views.ledger_page(request.state.snap, number, kind))
+        q = request.query_params
+        chosen = views.Filters(
+            kind=q.get("kind") or None,
+            role=q.get("role") or None,
+            since=q.get("since") or None,
+            until=q.get("until") or None,
+        )
+        return page(request, "ledger.html.j2", view=views.ledger_page(request.state.snap, number, chosen))
 
     async def decision(request: Request) -> Response:
         snap: views.Snapshot = request.state.snap
@@ -94,7 +100,8 @@ def create_app(ledger: Any, access: Access) -> Starlette:
             )
         try:
             src = from_ledger(snap.facts, snap.withheld, request.path_params["decision_id"])
-            doc = KINDS[kind].build(src)
+            line = {"model": src.model.reference} if kind == "history" and src.model else {}
+            doc = KINDS[kind].build(src, **line)
         except ScalegateError as exc:
             return page(request, "refused.html.j2", why=str(exc), status_code=404)
         return page(
@@ -108,6 +115,9 @@ def create_app(ledger: Any, access: Access) -> Starlette:
             decision_id=src.decision_id,
         )
 
+    async def policy(request: Request) -> Response:
+        return page(request, "policy.html.j2", view=views.policy_page(request.state.snap))
+
     async def head(request: Request) -> Response:
         seq, entry_hash = request.state.snap.head
         return JSONResponse({"seq": seq, "hash": entry_hash, "intact": request.state.snap.intact})
@@ -115,6 +125,7 @@ def create_app(ledger: Any, access: Access) -> Starlette:
     routes = [
         Route("/", overview),
         Route("/ledger", ledger_page),
+        Route("/policy", policy),
         Route("/decision/{decision_id}", decision),
         Route("/decision/{decision_id}/{kind}", decision),
         Route("/api/head", head),

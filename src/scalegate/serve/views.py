@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from scalegate.ledger.records import Entry
 from scalegate.ledger.state import LedgerState, replay
@@ -76,6 +77,7 @@ def overview(snap: Snapshot) -> dict[str, Any]:
             {
                 "model": _model_label(snap, decision),
                 "decision": decision,
+                "due": next_due(snap, decision),
                 "actions": standing,
                 "open": [(a, s["missing"]) for a, s in standing.items() if s["effective"] == "needs_signoff"],
             }
@@ -90,9 +92,33 @@ def overview(snap: Snapshot) -> dict[str, Any]:
     }
 
 
-def ledger_page(snap: Snapshot, page: int, kind: str | None) -> dict[str, Any]:
-    """Newest first, `PAGE_SIZE` a page, optionally one kind; each entry with its problems."""
-    chosen = [e for e in reversed(snap.facts.entries) if kind is None or e.kind == kind]
+@dataclass(frozen=True)
+class Filters:
+    """Which entries the ledger page lists: of one kind, signed under one role, in a date range
+    (ISO dates, inclusive)."""
+
+    kind: str | None = None
+    role: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def keep(self, e: Entry) -> bool:
+        day = e.created_at[:10]
+        return (
+            (self.kind is None or e.kind == self.kind)
+            and (self.role is None or any(s.role == self.role for s in e.signatures))
+            and (self.since is None or day >= self.since)
+            and (self.until is None or day <= self.until)
+        )
+
+    def query(self, page: int) -> str:
+        parts = {"page": str(page), **{k: v for k, v in vars(self).items() if v}}
+        return "&".join(f"{k}={quote(v)}" for k, v in parts.items())
+
+
+def ledger_page(snap: Snapshot, page: int, filters: Filters) -> dict[str, Any]:
+    """Newest first, `PAGE_SIZE` a page, filtered; each entry with its problems."""
+    chosen = [e for e in reversed(snap.facts.entries) if filters.keep(e)]
     pages = max(1, -(-len(chosen) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     bad: dict[int | None, list[str]] = {}
@@ -100,4 +126,66 @@ def ledger_page(snap: Snapshot, page: int, kind: str | None) -> dict[str, Any]:
         bad.setdefault(p.seq, []).append(p.message)
     rows = chosen[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     kinds = sorted({e.kind for e in snap.facts.entries})
-    return {"rows": rows, "page": page, "pages": pages, "kind": kind, "kinds": kinds, "bad": bad}
+    roles = sorted({s.role for e in snap.facts.entries for s in e.signatures})
+    return {
+        "rows": rows,
+        "page": page,
+        "pages": pages,
+        "filters": filters,
+        "kinds": kinds,
+        "roles": roles,
+        "bad": bad,
+        "newer": filters.query(page - 1) if page > 1 else None,
+        "older": filters.query(page + 1) if page < pages else None,
+    }
+
+
+def policy_page(snap: Snapshot) -> dict[str, Any]:
+    """The policy in force: its text, lint findings and grades, and what changed from the
+    version adopted before it (stronger / weaker, as `policy diff` reads it)."""
+    from scalegate.policy.loader import parse_policy
+    from scalegate.review.diff import assess_changes, ordered
+    from scalegate.review.grade import grade_policy
+    from scalegate.review.lint import lint_policy, sorted_findings
+
+    adopted = [e for e in snap.facts.of_kind("policy_adopted") if isinstance(e.payload.get("text"), str)]
+    if not adopted:
+        return {"entry": None}
+    current = parse_policy(adopted[-1].payload["text"]).policy
+    findings = lint_policy(current)
+    changes = []
+    if len(adopted) > 1:
+        previous = parse_policy(adopted[-2].payload["text"]).policy
+        changes = ordered(assess_changes(previous, current), False)
+    return {
+        "entry": adopted[-1],
+        "previous": adopted[-2] if len(adopted) > 1 else None,
+        "text": adopted[-1].payload["text"],
+        "findings": sorted_findings(findings),
+        "grades": grade_policy(current, findings),
+        "changes": changes,
+    }
+
+
+def next_due(snap: Snapshot, decision: Entry) -> list[str]:
+    """When the policy's cadence next asks for an assessment of this model: in days from the
+    assessment, and in effective compute from its checkpoint."""
+    import datetime as dt
+
+    from scalegate.policy.loader import parse_policy
+
+    text = snap.state.policy_text(str(decision.payload.get("policy_sha256")))
+    assessment = snap.by_id.get(str(decision.payload.get("assessment_entry")))
+    cadence = parse_policy(text).policy.cadence if text else None
+    if cadence is None or assessment is None:
+        return ["the policy sets no cadence"]
+    out = []
+    if cadence.max_days:
+        done = dt.date.fromisoformat(str(assessment.payload.get("completed_at", assessment.created_at))[:10])
+        out.append(f"by {done + dt.timedelta(days=cadence.max_days)} (every {cadence.max_days} days)")
+    cp = assessment.payload.get("checkpoint")
+    compute = cp.get("effective_compute") if isinstance(cp, dict) else None
+    if cadence.every_effective_compute_multiple and isinstance(compute, int | float):
+        multiple = cadence.every_effective_compute_multiple
+        out.append(f"at {compute * multiple:.3g} FLOP effective compute ({multiple:g}x this checkpoint)")
+    return out or ["on the policy's events only"]
