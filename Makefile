@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.scalegate-installed
 
-.PHONY: install demo test lint fuzz bench bench-ledger bench-sequential bench-soundness clean
+.PHONY: install demo test lint fuzz bench bench-ledger bench-serve bench-sequential bench-soundness clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench: install
 
 bench-ledger: install
 	$(BIN)/python benchmarks/bench_ledger.py
+
+bench-serve: install
+	$(BIN)/python benchmarks/bench_serve.py
 
 bench-sequential: install
 	$(BIN)/python benchmarks/bench_sequential.py
