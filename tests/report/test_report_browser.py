@@ -10,17 +10,10 @@ from typing import Any
 
 import pytest
 
+from scalegate.report.render import CHROMIUM_FLAGS
 from tests.report.conftest import Recorded
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+LAUNCH_ARGS = list(CHROMIUM_FLAGS)  # the flags the PDF printer uses
 
 
 @pytest.fixture(scope="module")

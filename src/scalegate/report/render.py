@@ -160,21 +160,22 @@ def chromium() -> str:
     return found
 
 
+#: Offline and quiet: no background network, no first run (the tests launch with the same).
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+)
+
+
 def chromium_args(user_dir: str) -> list[str]:
-    """Headless, offline and quiet: no background network, no first-run, a throwaway profile."""
-    return [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        f"--user-data-dir={user_dir}",
-    ]
+    """Headless with a throwaway profile."""
+    return [chromium(), "--headless", *CHROMIUM_FLAGS, f"--user-data-dir={user_dir}"]
 
 
 _PDF_DATE = re.compile(rb"(/(?:CreationDate|ModDate) \(D:)(\d{14})")
