@@ -29,6 +29,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Bind address; non-loopback needs a token.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     tokens: TokensOpt = Path(".scalegate") / "serve-tokens.json",
+    reverify: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Minutes between background re-verifications of the whole chain (new entries are "
+            "verified as they arrive; a sweep also catches an old row edited in place).",
+        ),
+    ] = 10.0,
 ) -> None:
     """Serve the ledger read-only: the policy in force, each model line's newest decision per
     action and who still has to sign, overrides, the ledger page by page with each entry's
@@ -46,7 +54,7 @@ def serve(
 
     access = for_bind(host, tokens)
     ledger = open_ledger(db, read_only=True)
-    app = create_app(ledger, access)
+    app = create_app(ledger, access, full_every=reverify * 60)
     mode = "open to this machine" if access.open else f"{len(access.tokens)} token(s) from {tokens}"
     err.print(f"[green]serving[/] {escape(ledger.url)} on http://{escape(host)}:{port} ({escape(mode)})")
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)

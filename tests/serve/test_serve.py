@@ -123,3 +123,19 @@ def test_pages_hold_under_odd_queries(recorded: Recorded) -> None:
         res = client.get(f"/ledger?{query}")
         assert res.status_code == 200, query
         assert "<script>" not in res.text.replace('<script src="/static/live.js" defer></script>', "")
+
+
+def test_the_ledger_filters_by_model(recorded: Recorded) -> None:
+    client = _client(recorded.db)
+    ledger = Ledger(db_url(str(recorded.db)), read_only=True)
+    entries = list(ledger.iter_entries())
+    decision = next(e for e in entries if e.entry_id == recorded.decision)
+    assessment = next(e for e in entries if e.entry_id == decision.payload["assessment_entry"])
+    model = assessment.payload["model"]["reference"]
+    page = client.get("/ledger", params={"model": model})
+    assert page.status_code == 200 and f'data-seq="{decision.seq}"' in page.text
+    table = page.text.split('id="entries"', 1)[1]
+    about = {e.seq for e in entries if e.kind in ("noncompliance_report", "key_registered", "policy_adopted")}
+    assert about and not any(f'data-seq="{seq}"' in table for seq in about)  # not about a model
+    none = client.get("/ledger", params={"model": "no/such-model"}).text.split('id="entries"', 1)[1]
+    assert "data-seq=" not in none

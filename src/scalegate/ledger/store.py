@@ -258,10 +258,17 @@ class Ledger:
             for row in conn.execute(sa.select(entries_t).order_by(entries_t.c.seq)):
                 yield row_to_entry(row._mapping)
 
-    def raw_rows(self) -> Iterator[dict[str, Any]]:
-        """Rows as stored, parsed leniently: verification must see a broken row, not crash."""
+    def raw_rows(self, after: int | None = None, upto: int | None = None) -> Iterator[dict[str, Any]]:
+        """Rows as stored, parsed leniently: verification must see a broken row, not crash.
+        `after`/`upto`: only rows with after < seq <= upto (a live reader's new rows); without
+        them every row, whatever its seq (a tampered 0 or negative one included)."""
+        query = sa.select(entries_t).order_by(entries_t.c.seq)
+        if after is not None:
+            query = query.where(entries_t.c.seq > after)
+        if upto is not None:
+            query = query.where(entries_t.c.seq <= upto)
         with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(entries_t).order_by(entries_t.c.seq)):
+            for row in conn.execute(query):
                 out = dict(row._mapping)
                 for name in ("payload", "salts", "signatures"):
                     with contextlib.suppress(TypeError, ValueError):

@@ -94,39 +94,68 @@ def verify_entries(
     """Every problem of a chain of raw rows. `anchor`: a (seq, hash) published earlier, which
     the chain must still contain. `head`: the store's head row, which must be the chain's end
     (a deleted tail or a rolled-back head row is named)."""
-    problems: list[Problem] = []
-    state = LedgerState()
-    prev_hash, expected_seq, last_time = GENESIS, 1, ""
-    for item in raw:
-        try:
-            e = item if isinstance(item, Entry) else Entry.model_validate(item)
-        except ValidationError as exc:
-            seq = item.get("seq") if isinstance(item, dict) else None
-            problems.append(Problem(seq, None, f"entry does not parse: {exc.errors()[0]['msg']}"))
-            expected_seq += 1
-            continue
+    chain = ChainVerifier()
+    chain.feed(raw)
+    return chain.problems_at(anchor=anchor, head=head)
 
-        def bad(msg: str, e: Entry = e) -> None:
-            problems.append(Problem(e.seq, e.entry_id, msg))
 
-        if e.seq != expected_seq:
-            bad(f"sequence number {e.seq} where {expected_seq} was expected (deleted, inserted or reordered)")
-        if e.prev_hash != prev_hash:
+class ChainVerifier:
+    """A chain verified so far, to which later rows can be fed: verifying rows 1..n and then
+    n+1..m finds exactly what verifying 1..m at once finds (the state carried between is the
+    whole of what the check of a row reads). A live reader (`scalegate serve`) verifies only
+    what was appended since; it must still verify the whole chain again from time to time,
+    since feeding new rows cannot notice an old row edited in place."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.state = LedgerState()
+        self.prev_hash, self.expected_seq, self.last_time = GENESIS, 1, ""
+
+    @property
+    def last_seq(self) -> int:
+        return self.expected_seq - 1
+
+    def feed(self, raw: Iterable[dict[str, Any] | Entry]) -> None:
+        for item in raw:
+            try:
+                e = item if isinstance(item, Entry) else Entry.model_validate(item)
+            except ValidationError as exc:
+                seq = item.get("seq") if isinstance(item, dict) else None
+                self.problems.append(Problem(seq, None, f"entry does not parse: {exc.errors()[0]['msg']}"))
+                self.expected_seq += 1
+                continue
+            self._check(e)
+
+    def _check(self, e: Entry) -> None:
+        def bad(msg: str) -> None:
+            self.problems.append(Problem(e.seq, e.entry_id, msg))
+
+        if e.seq != self.expected_seq:
+            want = self.expected_seq
+            bad(f"sequence number {e.seq} where {want} was expected (deleted, inserted or reordered)")
+        if e.prev_hash != self.prev_hash:
             bad("does not link to the previous entry (prev_hash mismatch)")
         if set(e.salts) != set(e.payload):
             bad("payload fields and salts do not match")
         elif not all(is_hex(v) for v in e.salts.values()) or e.computed_hash() != e.entry_hash:
             bad("content does not match its hash (altered)")
-        if e.created_at < last_time:
+        if e.created_at < self.last_time:
             bad(f"timestamp {e.created_at} is earlier than the entry before it (backdated)")
-        state.step(e, bad)
-        prev_hash, expected_seq, last_time = e.entry_hash, e.seq + 1, max(last_time, e.created_at)
-    last_seq = expected_seq - 1
-    if anchor is not None:
-        problems += _anchor_problems(anchor, state, last_seq)
-    if head is not None:
-        problems += _head_problems(head, state, last_seq)
-    return problems
+        self.state.step(e, bad)
+        self.prev_hash, self.expected_seq = e.entry_hash, e.seq + 1
+        self.last_time = max(self.last_time, e.created_at)
+
+    def problems_at(
+        self, anchor: tuple[int, str] | None = None, head: tuple[int, str] | None = None
+    ) -> list[Problem]:
+        """The problems so far, with the anchor's and the head row's checks against the chain as
+        fed (they are not kept: a later head is checked against a longer chain)."""
+        out = list(self.problems)
+        if anchor is not None:
+            out += _anchor_problems(anchor, self.state, self.last_seq)
+        if head is not None:
+            out += _head_problems(head, self.state, self.last_seq)
+        return out
 
 
 def _anchor_problems(anchor: tuple[int, str], state: LedgerState, last_seq: int) -> list[Problem]:

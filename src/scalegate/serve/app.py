@@ -28,6 +28,7 @@ from scalegate.report.kinds import KINDS
 from scalegate.report.sources import from_ledger
 from scalegate.serve import views
 from scalegate.serve.access import Access, Role
+from scalegate.serve.live import FULL_EVERY_SECONDS, LiveChain, Verified
 
 SECURITY_HEADERS = {
     # matplotlib's SVG carries a <style>: inline styles, never inline script
@@ -45,24 +46,31 @@ STATIC = {"live.js": "text/javascript", "serve.css": "text/css"}
 
 
 class _Snapshots:
-    """One snapshot per role, read again only when the ledger's head moves."""
+    """One snapshot per role, built again only when the ledger's head moves (the chain itself
+    verified incrementally by `LiveChain`)."""
 
-    def __init__(self, ledger: Any) -> None:
+    def __init__(self, ledger: Any, full_every: float) -> None:
         self.ledger = ledger
+        self.chain = LiveChain(ledger, full_every)
         self._lock = threading.Lock()
         self._cache: dict[Role, views.Snapshot] = {}
 
     def get(self, role: Role) -> views.Snapshot:
-        head = self.ledger.head()
         with self._lock:
+            reading = self.chain.current()
             snap = self._cache.get(role)
-            if snap is None or snap.head != head:
-                snap = self._cache[role] = views.snapshot(self.ledger, role)
+            if snap is None or snap.reading is None or _moved(snap.reading, reading):
+                snap = self._cache[role] = views.snapshot(self.ledger, reading, role)
             return snap
 
 
-def create_app(ledger: Any, access: Access) -> Starlette:
-    snapshots = _Snapshots(ledger)
+def _moved(seen: Verified, now: Verified) -> bool:
+    """Whether a page shows something else now: another head, other problems, a newer sweep."""
+    return (seen.head, seen.problems, seen.full_at) != (now.head, now.problems, now.full_at)
+
+
+def create_app(ledger: Any, access: Access, full_every: float = FULL_EVERY_SECONDS) -> Starlette:
+    snapshots = _Snapshots(ledger, full_every)
     env = render.environment("scalegate.serve")
 
     css = render.template_text("report.css")
@@ -84,6 +92,7 @@ def create_app(ledger: Any, access: Access) -> Starlette:
         chosen = views.Filters(
             kind=q.get("kind") or None,
             role=q.get("role") or None,
+            model=q.get("model") or None,
             since=q.get("since") or None,
             until=q.get("until") or None,
         )

@@ -1,7 +1,7 @@
 """What each dashboard page shows, as plain data computed from one read of the ledger.
 
-A `Snapshot` is the ledger read once at a head: verified (every problem kept, by entry, to
-show rather than to refuse), replayed into its state (who signed what, the newest decision per
+A `Snapshot` is the ledger at a head: verified by `serve.live` (every problem kept, by entry,
+to show rather than to refuse), with the state verification replayed (who signed what, the newest decision per
 model), and shown under the viewer's role (public: the ledger's own redaction). Pages are
 functions of a snapshot; the app caches one snapshot per (head, role), so a page view costs
 one head query until the ledger moves.
@@ -14,11 +14,12 @@ from typing import Any
 from urllib.parse import quote
 
 from scalegate.ledger.records import Entry
-from scalegate.ledger.state import LedgerState, replay
-from scalegate.ledger.verify import Problem, verify_entries
+from scalegate.ledger.state import LedgerState
+from scalegate.ledger.verify import Problem
 from scalegate.ledger.workflow import standing
 from scalegate.report.sources import LedgerFacts, ledger_view
 from scalegate.serve.access import Role
+from scalegate.serve.live import Verified
 
 PAGE_SIZE = 50
 
@@ -31,19 +32,17 @@ class Snapshot:
     facts: LedgerFacts  # entries as the role shows them
     withheld: frozenset[str]
     by_id: dict[str, Entry] = field(default_factory=dict)  # shown entries by id
+    reading: Verified | None = None  # how and when the chain was verified
 
     @property
     def intact(self) -> bool:
         return not self.problems
 
 
-def snapshot(ledger: Any, role: Role) -> Snapshot:
-    head = ledger.head()
-    rows = list(ledger.raw_rows())
-    problems = verify_entries(rows, head=head)
-    entries = list(ledger.iter_entries())
-    facts, withheld = ledger_view(ledger.url, head, entries, role)
-    return Snapshot(head, problems, replay(entries), facts, withheld, {e.entry_id: e for e in facts.entries})
+def snapshot(ledger: Any, reading: Verified, role: Role) -> Snapshot:
+    facts, withheld = ledger_view(ledger.url, reading.head, reading.entries, role)
+    by_id = {e.entry_id: e for e in facts.entries}
+    return Snapshot(reading.head, reading.problems, reading.state, facts, withheld, by_id, reading)
 
 
 def _model_label(snap: Snapshot, decision: Entry) -> str:
@@ -95,18 +94,21 @@ def overview(snap: Snapshot) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Filters:
     """Which entries the ledger page lists: of one kind, signed under one role, in a date range
-    (ISO dates, inclusive)."""
+    (ISO dates, inclusive), about one model (its assessments, their decisions, and the sign-offs,
+refusals, overrides and actions on those decisions)."""
 
     kind: str | None = None
     role: str | None = None
+    model: str | None = None
     since: str | None = None
     until: str | None = None
 
-    def keep(self, e: Entry) -> bool:
+    def keep(self, e: Entry, models: dict[str, str]) -> bool:
         day = e.created_at[:10]
         return (
             (self.kind is None or e.kind == self.kind)
             and (self.role is None or any(s.role == self.role for s in e.signatures))
+            and (self.model is None or models.get(e.entry_id) == self.model)
             and (self.since is None or day >= self.since)
             and (self.until is None or day <= self.until)
         )
@@ -116,9 +118,24 @@ class Filters:
         return "&".join(f"{k}={quote(v)}" for k, v in parts.items())
 
 
+def entry_models(snap: Snapshot) -> dict[str, str]:
+    """The model each entry is about, as the role sees it (a withheld model is about none)."""
+    out: dict[str, str] = {}
+    for e in snap.facts.entries:
+        model = e.payload.get("model") if e.kind == "assessment" else None
+        if isinstance(model, dict) and isinstance(model.get("reference"), str):
+            out[e.entry_id] = model["reference"]
+        for field_name in ("assessment_entry", "decision_entry"):  # decisions, then what cites them
+            cited = out.get(str(e.payload.get(field_name)))
+            if cited is not None:
+                out[e.entry_id] = cited
+    return out
+
+
 def ledger_page(snap: Snapshot, page: int, filters: Filters) -> dict[str, Any]:
     """Newest first, `PAGE_SIZE` a page, filtered; each entry with its problems."""
-    chosen = [e for e in reversed(snap.facts.entries) if filters.keep(e)]
+    models = entry_models(snap)
+    chosen = [e for e in reversed(snap.facts.entries) if filters.keep(e, models)]
     pages = max(1, -(-len(chosen) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     bad: dict[int | None, list[str]] = {}
@@ -134,6 +151,7 @@ def ledger_page(snap: Snapshot, page: int, filters: Filters) -> dict[str, Any]:
         "filters": filters,
         "kinds": kinds,
         "roles": roles,
+        "models": sorted(set(models.values())),
         "bad": bad,
         "newer": filters.query(page - 1) if page > 1 else None,
         "older": filters.query(page + 1) if page < pages else None,
