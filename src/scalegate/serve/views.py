@@ -94,8 +94,8 @@ def overview(snap: Snapshot) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Filters:
     """Which entries the ledger page lists: of one kind, signed under one role, in a date range
-    (ISO dates, inclusive), about one model (its assessments, their decisions, and the sign-offs,
-refusals, overrides and actions on those decisions)."""
+        (ISO dates, inclusive), about one model (its assessments, their decisions, and the sign-offs,
+    refusals, overrides and actions on those decisions)."""
 
     kind: str | None = None
     role: str | None = None
