@@ -139,3 +139,34 @@ def test_the_ledger_filters_by_model(recorded: Recorded) -> None:
     assert about and not any(f'data-seq="{seq}"' in table for seq in about)  # not about a model
     none = client.get("/ledger", params={"model": "no/such-model"}).text.split('id="entries"', 1)[1]
     assert "data-seq=" not in none
+
+
+def test_the_model_line_page(recorded: Recorded, tmp_path: Path) -> None:
+    """Every decision on the line, newest first, the older one marked superseded (it authorises
+    nothing), the newest as `ledger status` reads it, the history plot, and when it is next due."""
+    client = _client(recorded.db)
+    ledger = Ledger(db_url(str(recorded.db)), read_only=True)
+    entries = list(ledger.iter_entries())
+    decisions = [e for e in entries if e.kind == "decision"]
+    assert len(decisions) == 2 and decisions[-1].entry_id == recorded.decision
+    assessment = next(e for e in entries if e.entry_id == decisions[-1].payload["assessment_entry"])
+    model = assessment.payload["model"]["reference"]
+    assert f'href="/model?ref=' in client.get("/").text
+    page = client.get("/model", params={"ref": model})
+    assert page.status_code == 200, page.text[-500:]
+    rows = page.text.split('id="decisions"', 1)[1].split("</table>", 1)[0].split("<tr data-decision=")[1:]
+    assert [r.split(">", 1)[0].strip('"') for r in rows] == [recorded.decision, decisions[0].entry_id]
+    newest, older = rows
+    assert f"superseded by {recorded.decision[:12]}" in older and "superseded" not in newest
+    assert 'data-status="external_deployment">superseded' in older
+    for action, s in action_status(ledger, recorded.decision).items():
+        assert f'data-status="{action}">{s["effective"]}<' in newest, (action, s)
+    assert "<svg" in page.text.split('id="history"', 1)[1]  # the history report's plot, in place
+    assert "Next assessment due" in page.text
+    assert client.get("/model", params={"ref": model[:-2]}).status_code == 404  # exact, not a prefix
+    assert client.get("/model", params={"ref": "<script>x</script>"}).status_code == 404
+    tokens = tmp_path / "tokens.json"
+    public = create_token(tokens, "press", "public")
+    as_public = _client(recorded.db, for_bind("127.0.0.1", tokens))
+    shown = as_public.get("/model", params={"ref": model}, headers={"Authorization": f"Bearer {public}"})
+    assert shown.status_code == 200 and not [m for m in MARKERS.values() if m in shown.text]

@@ -74,6 +74,11 @@ def test_overview_follows_the_ledger_live_and_fetches_nothing_outside(
         timeout=15000,
     )
     assert page.evaluate("() => window.__same_document === true")  # swapped in place, not reloaded
+    page.locator("#models caption a").first.click()  # the model line: its history plot, in place
+    page.wait_for_selector("#history svg", timeout=15000)
+    assert page.locator("#decisions tr[data-decision]").count() == 2
+    page.go_back()
+    page.wait_for_selector("#accountability", timeout=15000)
     assert requests and all(u.startswith(server) for u in requests), [
         u for u in requests if not u.startswith(server)
     ]

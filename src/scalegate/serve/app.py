@@ -59,7 +59,7 @@ class _Snapshots:
         with self._lock:
             reading = self.chain.current()
             snap = self._cache.get(role)
-            if snap is None or snap.reading is None or _moved(snap.reading, reading):
+            if snap is None or _moved(snap.reading, reading):
                 snap = self._cache[role] = views.snapshot(self.ledger, reading, role)
             return snap
 
@@ -124,6 +124,24 @@ def create_app(ledger: Any, access: Access, full_every: float = FULL_EVERY_SECON
             decision_id=src.decision_id,
         )
 
+    async def model(request: Request) -> Response:
+        snap: views.Snapshot = request.state.snap
+        reference = request.query_params.get("ref", "")
+        view = views.model_line(snap, reference)
+        if view is None:
+            why = f"no decision on a model {reference!r} is shown to the {request.state.role} role"
+            return page(request, "refused.html.j2", why=why, status_code=404)
+        doc, why = None, "the ledger does not verify; no history is drawn from it"
+        if snap.intact:  # the history plot is a report: never built on a chain that fails
+            try:
+                src = from_ledger(snap.facts, snap.withheld, view["rows"][0]["decision"].entry_id)
+                doc = KINDS["history"].build(src, model=reference, exact=True)
+            except ScalegateError as exc:
+                why = str(exc)
+        numbers = render.numbering(doc) if doc else {}
+        titles = {s.id: s.title for s in doc.sections} if doc else {}
+        return page(request, "model.html.j2", view=view, doc=doc, why=why, numbers=numbers, titles=titles)
+
     async def policy(request: Request) -> Response:
         return page(request, "policy.html.j2", view=views.policy_page(request.state.snap))
 
@@ -135,6 +153,7 @@ def create_app(ledger: Any, access: Access, full_every: float = FULL_EVERY_SECON
         Route("/", overview),
         Route("/ledger", ledger_page),
         Route("/policy", policy),
+        Route("/model", model),
         Route("/decision/{decision_id}", decision),
         Route("/decision/{decision_id}/{kind}", decision),
         Route("/api/head", head),

@@ -43,6 +43,8 @@ class Verified:
 
 
 class LiveChain:
+    """The one verifier a server keeps for its ledger; `current()` is safe from any thread."""
+
     def __init__(self, ledger: Any, full_every: float = FULL_EVERY_SECONDS) -> None:
         self.ledger = ledger
         self.full_every = full_every
@@ -59,7 +61,7 @@ class LiveChain:
         with self._lock:
             chain = self._chain
             if chain is None or not self._extends(chain, head):
-                chain = self._full(head)
+                chain = self._full()
             elif head[0] > chain.last_seq:
                 before = chain.last_seq
                 chain.feed(self.ledger.raw_rows(after=before, upto=head[0]))
@@ -76,7 +78,7 @@ class LiveChain:
             return last is not None and last.entry_hash == head[1]
         return head[0] > chain.last_seq
 
-    def _full(self, head: tuple[int, str]) -> ChainVerifier:
+    def _full(self) -> ChainVerifier:
         start = time.time()
         chain = ChainVerifier()
         chain.feed(self.ledger.raw_rows())

@@ -1,10 +1,10 @@
 """What each dashboard page shows, as plain data computed from one read of the ledger.
 
-A `Snapshot` is the ledger at a head: verified by `serve.live` (every problem kept, by entry,
-to show rather than to refuse), with the state verification replayed (who signed what, the newest decision per
-model), and shown under the viewer's role (public: the ledger's own redaction). Pages are
-functions of a snapshot; the app caches one snapshot per (head, role), so a page view costs
-one head query until the ledger moves.
+A `Snapshot` is one verified reading of the ledger (`serve.live`: every problem kept, by
+entry, to show rather than to refuse, and the state verification replayed: who signed what,
+the newest decision per model) shown under the viewer's role (public: the ledger's own
+redaction). Pages are functions of a snapshot; the app keeps one snapshot per role, built
+again only when the reading changes.
 """
 
 from __future__ import annotations
@@ -26,13 +26,22 @@ PAGE_SIZE = 50
 
 @dataclass(frozen=True)
 class Snapshot:
-    head: tuple[int, str]
-    problems: list[Problem]
-    state: LedgerState
+    reading: Verified  # the chain as verified: head, problems, state, and when
     facts: LedgerFacts  # entries as the role shows them
     withheld: frozenset[str]
     by_id: dict[str, Entry] = field(default_factory=dict)  # shown entries by id
-    reading: Verified | None = None  # how and when the chain was verified
+
+    @property
+    def head(self) -> tuple[int, str]:
+        return self.reading.head
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.reading.problems
+
+    @property
+    def state(self) -> LedgerState:
+        return self.reading.state
 
     @property
     def intact(self) -> bool:
@@ -41,14 +50,16 @@ class Snapshot:
 
 def snapshot(ledger: Any, reading: Verified, role: Role) -> Snapshot:
     facts, withheld = ledger_view(ledger.url, reading.head, reading.entries, role)
-    by_id = {e.entry_id: e for e in facts.entries}
-    return Snapshot(reading.head, reading.problems, reading.state, facts, withheld, by_id, reading)
+    return Snapshot(reading, facts, withheld, {e.entry_id: e for e in facts.entries})
 
 
 def _model_label(snap: Snapshot, decision: Entry) -> str:
     assessment = snap.by_id.get(str(decision.payload.get("assessment_entry")))
     model = assessment.payload.get("model") if assessment else None
-    return str(model.get("reference")) if isinstance(model, dict) else "(model withheld)"
+    return str(model.get("reference")) if isinstance(model, dict) else WITHHELD
+
+
+WITHHELD = "(model withheld)"
 
 
 def action_standing(snap: Snapshot, decision: Entry) -> dict[str, dict[str, Any]]:
@@ -156,6 +167,31 @@ def ledger_page(snap: Snapshot, page: int, filters: Filters) -> dict[str, Any]:
         "newer": filters.query(page - 1) if page > 1 else None,
         "older": filters.query(page + 1) if page < pages else None,
     }
+
+
+def model_line(snap: Snapshot, reference: str) -> dict[str, Any] | None:
+    """One model line: every decision on it, newest first, each action as it stands now (a
+    superseded decision authorises nothing), and when the cadence next asks for an assessment.
+    None when the role is shown no decision on a model of that name."""
+    models = entry_models(snap)
+    decisions = [e for e in reversed(snap.facts.of_kind("decision")) if models.get(e.entry_id) == reference]
+    if not decisions:
+        return None
+    rows = []
+    for d in decisions:
+        assessment = snap.by_id.get(str(d.payload.get("assessment_entry")))
+        cp = assessment.payload.get("checkpoint") if assessment else None
+        compute = cp.get("effective_compute") if isinstance(cp, dict) else None
+        rows.append(
+            {
+                "decision": d,
+                "compute": f"{compute:.3g}" if isinstance(compute, int | float) else "-",
+                "superseded": snap.state.latest.superseded_by(d.entry_id),
+                "actions": action_standing(snap, d),
+            }
+        )
+    actions = list(dict.fromkeys(a for r in rows for a in r["actions"]))
+    return {"reference": reference, "rows": rows, "actions": actions, "due": next_due(snap, decisions[0])}
 
 
 def policy_page(snap: Snapshot) -> dict[str, Any]:

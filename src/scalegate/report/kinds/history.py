@@ -27,10 +27,12 @@ from scalegate.report.readings import ACTION_TONE
 from scalegate.report.sources import Source
 
 
-def build(src: Source, model: str | None = None, **_: object) -> Document:
+def build(src: Source, model: str | None = None, exact: bool = False, **_: object) -> Document:
+    """`model`: the line, any assessment whose model or checkpoint names it (`exact`: whose
+    model reference is it, as the dashboard's model page asks)."""
     ledger = src.ledger
     assert ledger is not None  # history needs_ledger (kinds/__init__.py)
-    runs = _line(ledger.of_kind("assessment"), model)
+    runs = _line(ledger.of_kind("assessment"), model, exact)
     decisions = {e.payload.get("assessment_entry"): e for e in ledger.of_kind("decision")}
     sections = [
         _table(runs, decisions),
@@ -51,6 +53,11 @@ def build(src: Source, model: str | None = None, **_: object) -> Document:
     )
 
 
+def _reference(e: Entry) -> str | None:
+    m = e.payload.get("model")
+    return str(m.get("reference")) if isinstance(m, dict) and "reference" in m else None
+
+
 def _names(e: Entry) -> list[str]:
     m, c = e.payload.get("model"), e.payload.get("checkpoint")
     out = [str(m.get("reference", "")) for m in [m] if isinstance(m, dict)]
@@ -58,8 +65,12 @@ def _names(e: Entry) -> list[str]:
     return out
 
 
-def _line(assessments: list[Entry], model: str | None) -> list[Entry]:
-    return [e for e in assessments if model is None or any(model in n for n in _names(e))]
+def _line(assessments: list[Entry], model: str | None, exact: bool) -> list[Entry]:
+    if model is None:
+        return assessments
+    if exact:
+        return [e for e in assessments if _reference(e) == model]
+    return [e for e in assessments if any(model in n for n in _names(e))]
 
 
 def _compute(e: Entry) -> float | None:
