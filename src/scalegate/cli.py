@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from scalegate import cli_export, cli_report, cli_serve
 from scalegate import cli_ledger as ledger_cli
-from scalegate import cli_report, cli_serve
 from scalegate.errors import InputError, ScalegateError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_REQUIRE = 0, 1, 2, 3
@@ -57,6 +57,7 @@ app.command("signoff")(ledger_cli.signoff_cmd)
 app.command("override")(ledger_cli.override_cmd)
 app.command("report")(cli_report.report)
 app.add_typer(cli_serve.serve_app, name="serve")
+app.add_typer(cli_export.export_app, name="export")
 
 
 def _e(value: object) -> str:

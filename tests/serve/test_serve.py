@@ -151,7 +151,7 @@ def test_the_model_line_page(recorded: Recorded, tmp_path: Path) -> None:
     assert len(decisions) == 2 and decisions[-1].entry_id == recorded.decision
     assessment = next(e for e in entries if e.entry_id == decisions[-1].payload["assessment_entry"])
     model = assessment.payload["model"]["reference"]
-    assert f'href="/model?ref=' in client.get("/").text
+    assert 'href="/model?ref=' in client.get("/").text
     page = client.get("/model", params={"ref": model})
     assert page.status_code == 200, page.text[-500:]
     rows = page.text.split('id="decisions"', 1)[1].split("</table>", 1)[0].split("<tr data-decision=")[1:]

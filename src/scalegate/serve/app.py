@@ -71,84 +71,6 @@ def _moved(seen: Verified, now: Verified) -> bool:
 
 def create_app(ledger: Any, access: Access, full_every: float = FULL_EVERY_SECONDS) -> Starlette:
     snapshots = _Snapshots(ledger, full_every)
-    env = render.environment("scalegate.serve")
-
-    css = render.template_text("report.css")
-
-    def page(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
-        snap: views.Snapshot = request.state.snap
-        html = env.get_template(template).render(snap=snap, role=request.state.role, css=css, **values)
-        return HTMLResponse(html, status_code=status_code)
-
-    async def overview(request: Request) -> Response:
-        return page(request, "overview.html.j2", view=views.overview(request.state.snap))
-
-    async def ledger_page(request: Request) -> Response:
-        try:
-            number = int(request.query_params.get("page", "1"))
-        except ValueError:
-            number = 1
-        q = request.query_params
-        chosen = views.Filters(
-            kind=q.get("kind") or None,
-            role=q.get("role") or None,
-            model=q.get("model") or None,
-            since=q.get("since") or None,
-            until=q.get("until") or None,
-        )
-        return page(request, "ledger.html.j2", view=views.ledger_page(request.state.snap, number, chosen))
-
-    async def decision(request: Request) -> Response:
-        snap: views.Snapshot = request.state.snap
-        kind = request.path_params.get("kind", "capability")
-        if kind not in KINDS:
-            return PlainTextResponse(f"no report kind {kind!r}", status_code=404)
-        if not snap.intact:
-            return page(
-                request, "refused.html.j2", why="the ledger does not verify; no report is built on it"
-            )
-        try:
-            src = from_ledger(snap.facts, snap.withheld, request.path_params["decision_id"])
-            line = {"model": src.model.reference} if kind == "history" and src.model else {}
-            doc = KINDS[kind].build(src, **line)
-        except ScalegateError as exc:
-            return page(request, "refused.html.j2", why=str(exc), status_code=404)
-        return page(
-            request,
-            "decision.html.j2",
-            doc=doc,
-            numbers=render.numbering(doc),
-            titles={s.id: s.title for s in doc.sections},
-            kinds=list(KINDS),
-            kind=kind,
-            decision_id=src.decision_id,
-        )
-
-    async def model(request: Request) -> Response:
-        snap: views.Snapshot = request.state.snap
-        reference = request.query_params.get("ref", "")
-        view = views.model_line(snap, reference)
-        if view is None:
-            why = f"no decision on a model {reference!r} is shown to the {request.state.role} role"
-            return page(request, "refused.html.j2", why=why, status_code=404)
-        doc, why = None, "the ledger does not verify; no history is drawn from it"
-        if snap.intact:  # the history plot is a report: never built on a chain that fails
-            try:
-                src = from_ledger(snap.facts, snap.withheld, view["rows"][0]["decision"].entry_id)
-                doc = KINDS["history"].build(src, model=reference, exact=True)
-            except ScalegateError as exc:
-                why = str(exc)
-        numbers = render.numbering(doc) if doc else {}
-        titles = {s.id: s.title for s in doc.sections} if doc else {}
-        return page(request, "model.html.j2", view=view, doc=doc, why=why, numbers=numbers, titles=titles)
-
-    async def policy(request: Request) -> Response:
-        return page(request, "policy.html.j2", view=views.policy_page(request.state.snap))
-
-    async def head(request: Request) -> Response:
-        seq, entry_hash = request.state.snap.head
-        return JSONResponse({"seq": seq, "hash": entry_hash, "intact": request.state.snap.intact})
-
     routes = [
         Route("/", overview),
         Route("/ledger", ledger_page),
@@ -159,7 +81,92 @@ def create_app(ledger: Any, access: Access, full_every: float = FULL_EVERY_SECON
         Route("/api/head", head),
         Route("/static/{name}", static),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(Guard, access=access, snapshots=snapshots)])
+    app = Starlette(routes=routes, middleware=[Middleware(Guard, access=access, snapshots=snapshots)])
+    app.state.env = render.environment("scalegate.serve")
+    app.state.css = render.template_text("report.css")
+    return app
+
+
+def page(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    """A template rendered over the role's snapshot."""
+    state = request.app.state
+    html = state.env.get_template(template).render(
+        snap=request.state.snap, role=request.state.role, css=state.css, **values
+    )
+    return HTMLResponse(html, status_code=status_code)
+
+
+async def overview(request: Request) -> Response:
+    return page(request, "overview.html.j2", view=views.overview(request.state.snap))
+
+
+async def ledger_page(request: Request) -> Response:
+    try:
+        number = int(request.query_params.get("page", "1"))
+    except ValueError:
+        number = 1
+    q = request.query_params
+    chosen = views.Filters(
+        kind=q.get("kind") or None,
+        role=q.get("role") or None,
+        model=q.get("model") or None,
+        since=q.get("since") or None,
+        until=q.get("until") or None,
+    )
+    return page(request, "ledger.html.j2", view=views.ledger_page(request.state.snap, number, chosen))
+
+
+async def decision(request: Request) -> Response:
+    snap: views.Snapshot = request.state.snap
+    kind = request.path_params.get("kind", "capability")
+    if kind not in KINDS:
+        return PlainTextResponse(f"no report kind {kind!r}", status_code=404)
+    if not snap.intact:
+        return page(request, "refused.html.j2", why="the ledger does not verify; no report is built on it")
+    try:
+        src = from_ledger(snap.facts, snap.withheld, request.path_params["decision_id"])
+        line = {"model": src.model.reference} if kind == "history" and src.model else {}
+        doc = KINDS[kind].build(src, **line)
+    except ScalegateError as exc:
+        return page(request, "refused.html.j2", why=str(exc), status_code=404)
+    return page(
+        request,
+        "decision.html.j2",
+        doc=doc,
+        numbers=render.numbering(doc),
+        titles={s.id: s.title for s in doc.sections},
+        kinds=list(KINDS),
+        kind=kind,
+        decision_id=src.decision_id,
+    )
+
+
+async def model(request: Request) -> Response:
+    snap: views.Snapshot = request.state.snap
+    reference = request.query_params.get("ref", "")
+    view = views.model_line(snap, reference)
+    if view is None:
+        why = f"no decision on a model {reference!r} is shown to the {request.state.role} role"
+        return page(request, "refused.html.j2", why=why, status_code=404)
+    doc, why = None, "the ledger does not verify; no history is drawn from it"
+    if snap.intact:  # the history plot is a report: never built on a chain that fails
+        try:
+            src = from_ledger(snap.facts, snap.withheld, view["rows"][0]["decision"].entry_id)
+            doc = KINDS["history"].build(src, model=reference, exact=True)
+        except ScalegateError as exc:
+            why = str(exc)
+    numbers = render.numbering(doc) if doc else {}
+    titles = {s.id: s.title for s in doc.sections} if doc else {}
+    return page(request, "model.html.j2", view=view, doc=doc, why=why, numbers=numbers, titles=titles)
+
+
+async def policy(request: Request) -> Response:
+    return page(request, "policy.html.j2", view=views.policy_page(request.state.snap))
+
+
+async def head(request: Request) -> Response:
+    seq, entry_hash = request.state.snap.head
+    return JSONResponse({"seq": seq, "hash": entry_hash, "intact": request.state.snap.intact})
 
 
 async def static(request: Request) -> Response:

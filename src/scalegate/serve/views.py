@@ -177,7 +177,7 @@ def model_line(snap: Snapshot, reference: str) -> dict[str, Any] | None:
     decisions = [e for e in reversed(snap.facts.of_kind("decision")) if models.get(e.entry_id) == reference]
     if not decisions:
         return None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for d in decisions:
         assessment = snap.by_id.get(str(d.payload.get("assessment_entry")))
         cp = assessment.payload.get("checkpoint") if assessment else None
