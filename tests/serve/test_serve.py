@@ -170,3 +170,55 @@ def test_the_model_line_page(recorded: Recorded, tmp_path: Path) -> None:
     as_public = _client(recorded.db, for_bind("127.0.0.1", tokens))
     shown = as_public.get("/model", params={"ref": model}, headers={"Authorization": f"Bearer {public}"})
     assert shown.status_code == 200 and not [m for m in MARKERS.values() if m in shown.text]
+
+
+def _copy_to(url: str, db: Path) -> None:
+    """The recorded SQLite ledger's rows, byte for byte, in a fresh PostgreSQL ledger."""
+    import sqlalchemy as sa
+
+    from scalegate.ledger.store import entries_t, head_t
+
+    source = sa.create_engine(db_url(str(db)))
+    with source.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(sa.select(entries_t).order_by(entries_t.c.seq))]
+        seq, entry_hash = conn.execute(sa.select(head_t.c.seq, head_t.c.entry_hash)).one()
+    source.dispose()
+    target = Ledger(url)  # creates the schema
+    with target.engine.begin() as conn:
+        conn.execute(entries_t.insert(), rows)
+        conn.execute(head_t.update().where(head_t.c.id == 1).values(seq=seq, entry_hash=entry_hash))
+    target.close()
+
+
+@pytest.mark.postgres
+def test_serve_over_postgresql(recorded: Recorded) -> None:
+    """The same pages over a PostgreSQL ledger: statuses as `ledger status` reads them there, and
+    a row edited in the database named on the overview."""
+    from tests.ledger.conftest import pg_database
+
+    with pg_database() as url:
+        _copy_to(url, recorded.db)
+        ledger = Ledger(url, read_only=True)
+        client = TestClient(create_app(ledger, Access({})))
+        page = client.get("/")
+        assert page.status_code == 200 and "ledger verifies" in page.text
+        table = page.text.split(f'data-decision="{recorded.decision}"', 1)[1].split("</table>", 1)[0]
+        for action, s in action_status(ledger, recorded.decision).items():
+            assert f'data-status="{action}">{s["effective"]}<' in table, (action, s)
+        assert client.get("/ledger?kind=assessment").text.count("<tr data-seq=") == 2
+        assert client.get(f"/decision/{recorded.decision}/capability").status_code == 200
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            seq = conn.execute(
+                sa.text("SELECT max(seq) FROM ledger_entries WHERE kind = 'override'")
+            ).scalar()
+            conn.execute(
+                sa.text("UPDATE ledger_entries SET payload = replace(payload, 'a', 'b') WHERE seq = :s"),
+                {"s": seq},
+            )
+        engine.dispose()
+        fresh = TestClient(create_app(Ledger(url, read_only=True), Access({}))).get("/")
+        assert "LEDGER DOES NOT VERIFY" in fresh.text and f'data-seq="{seq}"' in fresh.text
+        ledger.close()
