@@ -123,16 +123,7 @@ def run_assessment(
     check_protections(policy, protections)
     check_case_names(policy, [c for c, _ in cases])
     sink: Progress = progress or _Silent()
-    # Every run of every eval (one per elicitation profile, pre- and post-mitigation), its task
-    # built first: bad task arguments are input errors, found before any model call.
-    runs = {p.eval_id: elicitation.variants(policy, p.eval_id, "pre") for p in plan.evals}
-    post_runs = {
-        e: elicitation.variants(policy, e, "post") for e in elicitation.post_evals(policy) if e in runs
-    }
-    every = [v for group in (*runs.values(), *post_runs.values()) for v in group]
-    # a run the task cannot take is `missing` (fail closed), never an error for the assessment
-    cannot = {v.run_id: why for v in every if (why := elicitation.unsupported(v, task_factory(v.spec)))}
-    tasks = {v.run_id: build_task(v.spec, plan.sample_limit) for v in every if v.run_id not in cannot}
+    runs, post_runs, cannot, tasks = prepare_runs(policy, plan)
     run_record = _run_record(loaded, plan, target, protections)
     started = _start_run(out_dir, run_record, resume)
     evidence_dir = out_dir / "evidence"
@@ -154,7 +145,7 @@ def run_assessment(
         scratch=scratch,
         tasks=tasks,
         cannot=cannot,
-        stop_at=lambda eval_id, metric: _stop_at(policy, eval_id, metric, cases),
+        stop_at=lambda eval_id, metric: stop_at_for(policy, eval_id, metric, cases),
     )
     evidence: dict[str, EvalEvidence] = {}
     post_evidence: dict[str, EvalEvidence] = {}
@@ -228,6 +219,25 @@ def run_assessment(
     return result
 
 
+Runs = dict[str, list[elicitation.Variant]]
+
+
+def prepare_runs(policy: Policy, plan: Plan) -> tuple[Runs, Runs, dict[str, str], dict[str, Any]]:
+    """Every run of every eval (one per elicitation profile, pre- and post-mitigation), its task
+    built first: bad task arguments are input errors, found before any model call. Returns the
+    pre runs and post runs per eval, why a run cannot be taken (it stays `missing`: fail
+    closed, never an error for the assessment), and each other run's task. Shared with the
+    scale-out planner, whose units must be these runs exactly."""
+    runs = {p.eval_id: elicitation.variants(policy, p.eval_id, "pre") for p in plan.evals}
+    post_runs = {
+        e: elicitation.variants(policy, e, "post") for e in elicitation.post_evals(policy) if e in runs
+    }
+    every = [v for group in (*runs.values(), *post_runs.values()) for v in group]
+    cannot = {v.run_id: why for v in every if (why := elicitation.unsupported(v, task_factory(v.spec)))}
+    tasks = {v.run_id: build_task(v.spec, plan.sample_limit) for v in every if v.run_id not in cannot}
+    return runs, post_runs, cannot, tasks
+
+
 def assessment_json(result: Assessment, policy: Policy) -> dict[str, Any]:
     """What `assessment.json` and `assess --json` hold: the assessment, and per action what
     its status rests on (`basis`: the clauses that gate it, how many operational thresholds
@@ -288,8 +298,8 @@ def check_protections(policy: Policy, protections: set[str]) -> None:
         )
 
 
-def _stop_at(
-    policy: Policy, eval_id: str, metric: str, cases: Sequence[tuple[SafetyCase, dict[str, str | None]]]
+def stop_at_for(
+    policy: Policy, eval_id: str, metric: str, cases: Sequence[tuple[SafetyCase, dict[str, str | None]]] = ()
 ) -> list[tuple[str, float]] | None:
     """With `statistics.sequential`, every comparison that reads this eval, safety-case links
     included: the eval stops once all are settled (docs/design/sequential.md)."""

@@ -85,6 +85,29 @@ def acquire(ctx: Acquisition, eval_id: str, group: list[elicitation.Variant]) ->
     return combined.model_copy(update={"spec": bound})
 
 
+def run_key(
+    policy: Policy,
+    variant: elicitation.Variant,
+    task: Any,
+    target: ModelTarget,
+    statistics: Statistics,
+    stop_at: list[tuple[str, float]] | None,
+) -> CacheKey | None:
+    """The evidence cache key of one run: what a worker of a sharded run must reproduce, so
+    its logs stand for the run exactly as a single process's would."""
+    elicit, mitigation = variant.key_parts()
+    return cache_mod.eval_key(
+        variant.spec,
+        task,
+        target,
+        statistics=statistics,
+        rules=policy.evidence,
+        stop_at=stop_at,
+        elicitation=elicit,
+        mitigation=mitigation,
+    )
+
+
 def _variant_evidence(ctx: Acquisition, variant: elicitation.Variant, statistics: Statistics) -> EvalEvidence:
     from scalegate.evals.model_ref import target_for
 
@@ -96,17 +119,7 @@ def _variant_evidence(ctx: Acquisition, variant: elicitation.Variant, statistics
     else:
         target = ctx.target if variant.model is None else target_for(variant.model)
         stop_at = ctx.stop_at(variant.eval_id, variant.spec.metric)
-        elicit, mitigation = variant.key_parts()
-        key = cache_mod.eval_key(
-            variant.spec,
-            task,
-            target,
-            statistics=statistics,
-            rules=ctx.policy.evidence,
-            stop_at=stop_at,
-            elicitation=elicit,
-            mitigation=mitigation,
-        )
+        key = run_key(ctx.policy, variant, task, target, statistics, stop_at)
         ev = _evidence_for(
             run_id,
             variant.spec,

@@ -125,6 +125,7 @@ def run_eval(
     stop_at: Sequence[tuple[str, float]] | None = None,
     previous: Any | None = None,
     metadata: dict[str, Any] | None = None,
+    sample_ids: Sequence[str | int] | None = None,
 ) -> EvalEvidence:
     """Run one eval and grade it. `model`: an Inspect Model from `load_model` (else loaded
     from `target`); `task`: a Task object from `build_task` (else `spec.task` by name).
@@ -137,6 +138,8 @@ def run_eval(
     `previous`: an EvalLog of the same eval (same cache key) that did not complete; its
     samples that completed without error are reused and only the others run. Needs a Task
     object. `metadata`: added to the Inspect log's eval metadata (the cache key).
+    `sample_ids`: run only these samples of a Task object (one shard of a scaled-out run,
+    `scalegate.scale`); the shard's log is graded only once merged with its siblings.
     """
     from inspect_ai import Task
     from inspect_ai import eval as inspect_eval
@@ -190,6 +193,7 @@ def run_eval(
                 timeout=CALL_TIMEOUT_S,
                 fail_on_error=FAIL_ON_ERROR,
                 limit=sample_limit if isinstance(task_obj, str) else None,
+                sample_id=list(sample_ids) if sample_ids is not None else None,
                 # the weights the log was produced from, so an import can pin them
                 metadata={**(metadata or {}), WEIGHTS_METADATA: target.weights_sha256}
                 if target.weights_sha256

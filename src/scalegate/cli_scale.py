@@ -1,0 +1,212 @@
+"""`scalegate plan`, `scalegate unit run`, `scalegate sweep`: assessments scaled out in units."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from scalegate.cli_ledger import DbOpt, open_ledger
+from scalegate.errors import InputError
+
+err = Console(stderr=True)
+unit_app = typer.Typer(help="One unit of a scaled-out plan (what each worker runs).", no_args_is_help=True)
+
+PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="Policy YAML file, or a preset name.")]
+CheckpointsOpt = Annotated[
+    str,
+    typer.Option(
+        "--checkpoints",
+        help="A glob of checkpoint folders, e.g. 'runs/42/checkpoint-*' (quote it); assessed in step order.",
+    ),
+]
+ShardsOpt = Annotated[
+    int, typer.Option("--shards", min=1, max=1024, help="Sample shards per eval run (units per run).")
+]
+StoreOpt = Annotated[
+    Path, typer.Option("--store", help="The log store every worker writes to (a shared folder).")
+]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir", help="The evidence cache (default: $SCALEGATE_CACHE_DIR or scalegate's own)."
+    ),
+]
+FlopOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--flop-per-step",
+        help="Training FLOP per optimizer step: a checkpoint's effective compute is this x its step "
+        "(the number ending its folder name) x --algorithmic-multiplier.",
+    ),
+]
+MultiplierOpt = Annotated[
+    float, typer.Option("--algorithmic-multiplier", help="Effective-compute multiplier over raw FLOP.")
+]
+EvalOpt = Annotated[list[str] | None, typer.Option("--eval", help="Only this eval (repeatable).")]
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", min=1, help="At most N samples per eval (smoke runs).")
+]
+
+
+def _plan(
+    policy: str,
+    checkpoints: str,
+    shards: int,
+    store: Path,
+    cache_dir: Path | None,
+    plan_path: Path,
+    flop_per_step: float | None,
+    multiplier: float,
+    evals: list[str] | None,
+    limit: int | None,
+) -> Any:
+    from scalegate.evals.cache import default_cache_dir
+    from scalegate.policy import load_policy
+    from scalegate.scale.sweep import find_checkpoints
+    from scalegate.scale.units import make_unit_plan
+
+    loaded = load_policy(policy)
+    policy_ref = str(Path(policy).resolve()) if Path(policy).is_file() else policy
+    specs = find_checkpoints(checkpoints, flop_per_step, multiplier)
+    with err.status(f"Planning {len(specs)} checkpoint(s)..."):
+        plan = make_unit_plan(
+            loaded,
+            policy_ref,
+            specs,
+            shards=shards,
+            store=store.resolve(),
+            cache_dir=(cache_dir or default_cache_dir()).expanduser().resolve(),
+            plan_path=plan_path.resolve(),
+            eval_ids=evals or None,
+            sample_limit=limit,
+        )
+    plan_path.parent.mkdir(parents=True, exist_ok=True)
+    plan_path.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    err.print(
+        f"[green]planned[/] {len(plan.units)} unit(s) over {len(specs)} checkpoint(s), "
+        f"{len(plan.kept)} run(s) kept out ({', '.join(sorted({k.why for k in plan.kept})) or 'none'}): "
+        f"{escape(str(plan_path))}"
+    )
+    return loaded, plan
+
+
+def plan_cmd(
+    policy: PolicyOpt = "reference",
+    checkpoints: CheckpointsOpt = "checkpoint-*",
+    shards: ShardsOpt = 1,
+    store: StoreOpt = Path("scalegate-store"),
+    cache_dir: CacheOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the plan is written.")] = Path("plan.json"),
+    flop_per_step: FlopOpt = None,
+    multiplier: MultiplierOpt = 1.0,
+    evals: EvalOpt = None,
+    limit: LimitOpt = None,
+) -> None:
+    """Plan units: one per (checkpoint, eval run, shard of samples), each with its evidence
+    cache key, the resources it needs and the command that runs it (`scalegate unit run PLAN
+    INDEX`). Runs already in the evidence cache get no unit. Shards are a seeded split of the
+    task's samples, so their union is exactly what one process would run.
+
+    Example:
+
+      scalegate plan --policy policy.yaml --checkpoints 'runs/42/checkpoint-*' --shards 4 -o plan.json
+    """
+    _plan(policy, checkpoints, shards, store, cache_dir, out, flop_per_step, multiplier, evals, limit)
+
+
+@unit_app.command("run")
+def unit_run(
+    plan: Annotated[Path, typer.Argument(help="The plan (`scalegate plan -o`).", show_default=False)],
+    index: Annotated[int, typer.Argument(help="The unit's index in the plan.", show_default=False)],
+    attempt: Annotated[int, typer.Option(min=1, help="Which attempt this is (recorded in the log).")] = 1,
+) -> None:
+    """Run one unit: write its Inspect log into the store (nothing else). An interrupted log of
+    the unit is resumed; a finished one means there is nothing to do."""
+    from scalegate.scale.units import read_plan
+    from scalegate.scale.worker import run_unit
+
+    path = run_unit(read_plan(plan), index, attempt)
+    err.print(f"[green]unit {index}[/]: {escape(str(path))}")
+
+
+def sweep_cmd(
+    policy: PolicyOpt = "reference",
+    checkpoints: CheckpointsOpt = "checkpoint-*",
+    shards: ShardsOpt = 1,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="Units run at once.")] = 2,
+    retries: Annotated[int, typer.Option(min=0, max=20, help="Retries per failed unit.")] = 2,
+    executor: Annotated[
+        str, typer.Option(help="Where units run: local (processes on this machine).")
+    ] = "local",
+    store: StoreOpt = Path("scalegate-store"),
+    cache_dir: CacheOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results: one folder per checkpoint.")] = Path(
+        "scalegate-sweep"
+    ),
+    flop_per_step: FlopOpt = None,
+    multiplier: MultiplierOpt = 1.0,
+    evals: EvalOpt = None,
+    limit: LimitOpt = None,
+    db: DbOpt = None,
+    key: Annotated[Path | None, typer.Option(help="Your Ed25519 private key (as for assess).")] = None,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not append to the ledger.")] = False,
+) -> None:
+    """Assess every checkpoint of a training run through an executor: plan units, run them,
+    merge each run's shards exactly (no sample counted twice or assumed), assess and record each
+    checkpoint in step order. A unit that fails past its retries leaves its eval incomplete, so
+    the gate fails closed. Feeds `scalegate forecast` and the history report like any assessment.
+
+    Example:
+
+      scalegate sweep --policy policy.yaml --checkpoints 'runs/42/checkpoint-*' --shards 2 --workers 4
+    """
+    from scalegate.scale.sweep import run_sweep
+
+    if executor != "local":
+        raise InputError(f"--executor {executor}: only local is built so far (ray, slurm, k8s: planned)")
+    recorder = None if no_ledger else _recorder(db, key)
+    plan_path = out / "plan.json"
+    loaded, plan = _plan(
+        policy, checkpoints, shards, store, cache_dir, plan_path, flop_per_step, multiplier, evals, limit
+    )
+    if recorder is not None:
+        recorder = recorder(loaded)
+
+    def said(a: Any) -> None:
+        state = "ok" if a.returncode == 0 else f"failed ({escape((a.error or '')[-200:])})"
+        err.print(f"  unit {a.unit} attempt {a.attempt} on {escape(a.node)}: {state} in {a.seconds:.1f} s")
+
+    results = run_sweep(
+        loaded, plan, plan_path, out, workers=workers, retries=retries, record=recorder, on_attempt=said
+    )
+    for r in results:
+        actions = ", ".join(f"{a}={d.status}" for a, d in r.assessment.decision.actions.items())
+        entry = f" (decision {r.decision_entry[:12]})" if r.decision_entry else ""
+        err.print(f"[bold]{escape(r.checkpoint.label)}[/]: {escape(actions)}{entry}")
+
+
+def _recorder(db: str | None, key: Path | None) -> Any:
+    """The ledger writer for each checkpoint's result, opened before any unit runs (a bad key
+    must not cost a sweep)."""
+    from scalegate.ledger.workflow import not_in_force, operator_key, record_assessment
+
+    ledger = open_ledger(db, create=True)
+
+    def bind(loaded: Any) -> Any:
+        why = not_in_force(ledger, loaded)
+        if why is not None:
+            err.print(f"[yellow]not recorded[/]: {escape(why)}")
+            return None
+        signer = operator_key(ledger, key)
+
+        def record(result: Any) -> str:
+            _, decision = record_assessment(ledger, loaded, result, signer)
+            return str(decision.entry_id)
+
+        return record
+
+    return bind

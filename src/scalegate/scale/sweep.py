@@ -1,0 +1,147 @@
+"""`scalegate sweep`: every checkpoint of a training run, assessed through an executor.
+
+plan -> units on the executor -> merge each run's shards into the evidence cache -> one
+ordinary assessment per checkpoint (`run_assessment`, which finds every merged run in the
+cache and grades it by the one path) -> its decision recorded by this process, the ledger's
+single writer. A run whose units could not all finish is given to the assessment as the
+incomplete evidence its merge produced, so the eval is `partial` (or worse) and no action
+rests on it; it is never quietly run again here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scalegate.errors import InputError
+from scalegate.policy.loader import LoadedPolicy
+from scalegate.scale.executors import Attempt, run_local
+from scalegate.scale.merge import Merged, merge_run
+from scalegate.scale.units import CheckpointSpec, UnitPlan, checkpoint_runs
+
+_STEP = re.compile(r"(\d+)$")
+
+
+def find_checkpoints(
+    pattern: str, flop_per_step: float | None = None, multiplier: float = 1.0
+) -> list[CheckpointSpec]:
+    """The checkpoint folders a glob names, in training order (the trailing step number of
+    `checkpoint-1000`, as Hugging Face's Trainer writes them), each with its effective compute
+    when `flop_per_step` is given."""
+    import glob
+
+    folders = [Path(p) for p in glob.glob(pattern) if Path(p).is_dir()]
+    if not folders:
+        raise InputError(f"--checkpoints {pattern}: no folder matches")
+
+    def step(p: Path) -> int | None:
+        m = _STEP.search(p.name)
+        return int(m.group(1)) if m else None
+
+    if flop_per_step is not None and any(step(p) is None for p in folders):
+        bad = [p.name for p in folders if step(p) is None]
+        raise InputError(
+            f"--flop-per-step needs a step number at the end of each folder name; not in {bad[:3]}"
+        )
+    folders.sort(key=lambda p: (step(p) if step(p) is not None else -1, p.name))
+    out = []
+    for p in folders:
+        s = step(p)
+        compute = flop_per_step * s * multiplier if flop_per_step is not None and s else None
+        out.append(CheckpointSpec(model=f"hf/{p.resolve()}", label=p.name, effective_compute=compute))
+    return out
+
+
+@dataclass(frozen=True)
+class CheckpointResult:
+    checkpoint: CheckpointSpec
+    assessment: Any  # assessment.Assessment
+    out_dir: Path
+    decision_entry: str | None
+
+
+def run_sweep(
+    loaded: LoadedPolicy,
+    plan: UnitPlan,
+    plan_path: Path,
+    out_root: Path,
+    *,
+    workers: int,
+    retries: int,
+    record: Callable[[Any], str | None] | None = None,
+    on_attempt: Callable[[Attempt], None] | None = None,
+    env: dict[str, str] | None = None,
+) -> list[CheckpointResult]:
+    """Run the plan's units, merge, assess each checkpoint; `record` writes a result to the
+    ledger and returns its decision entry id (None: not recorded)."""
+    from scalegate.assessment import run_assessment
+    from scalegate.evals.cache import EvidenceCache
+    from scalegate.evals.model_ref import target_for
+    from scalegate.plan import Checkpoint, make_plan
+
+    policy = loaded.policy
+    attempts = run_local(plan, plan_path, workers, retries, on_attempt, env)
+    merged = _merge_all(plan, loaded, out_root / "merged")
+    _write_summary(out_root / "sweep.json", plan, attempts, merged)
+    results = []
+    for ci, cp in enumerate(plan.checkpoints):
+        failed = {
+            m.run.variant.eval_id: m.evidence.model_copy(update={"eval_id": m.run.variant.eval_id})
+            for m in merged
+            if m.checkpoint == ci and not m.complete
+        }
+        checkpoint = Checkpoint(
+            model=cp.model,
+            effective_compute=cp.effective_compute,
+            training_compute=cp.training_compute,
+            label=cp.label,
+        )
+        out_dir = out_root / cp.label
+        result = run_assessment(
+            loaded,
+            make_plan(policy, checkpoint, plan.eval_ids, plan.sample_limit),
+            target_for(cp.model),
+            out_dir,
+            imported=failed,
+            cache=EvidenceCache(Path(plan.cache_dir)),
+        )
+        results.append(CheckpointResult(cp, result, out_dir, record(result) if record else None))
+    return results
+
+
+def _merge_all(plan: UnitPlan, loaded: LoadedPolicy, work: Path) -> list[Merged]:
+    by_run = plan.runs()
+    out = []
+    for ci, cp in enumerate(plan.checkpoints):
+        if not any(c == ci for c, _ in by_run):
+            continue
+        for run in checkpoint_runs(loaded.policy, cp, plan.eval_ids, plan.sample_limit):
+            units = by_run.get((ci, run.variant.run_id))
+            if units:
+                out.append(merge_run(plan, units, run, loaded.policy, work))
+    return out
+
+
+def _write_summary(path: Path, plan: UnitPlan, attempts: list[Attempt], merged: list[Merged]) -> None:
+    """What ran where: units planned, every attempt, each run's merge (kept beside the results)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "units_planned": len(plan.units),
+        "kept": [k.model_dump(mode="json") for k in plan.kept],
+        "attempts": [a.__dict__ for a in attempts],
+        "runs": [
+            {
+                "checkpoint": plan.checkpoints[m.checkpoint].label,
+                "run_id": m.run.variant.run_id,
+                "complete": m.complete,
+                "status": str(m.evidence.status),
+                "problems": m.problems,
+            }
+            for m in merged
+        ],
+    }
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
