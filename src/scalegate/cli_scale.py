@@ -46,6 +46,15 @@ FlopOpt = Annotated[
 MultiplierOpt = Annotated[
     float, typer.Option("--algorithmic-multiplier", help="Effective-compute multiplier over raw FLOP.")
 ]
+GpusOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--gpus-per-unit",
+        min=0,
+        help="GPUs each unit asks its executor for (default: 1 for a local or served open-weights "
+        "model, 0 for an API model); 0 runs open weights on CPU workers.",
+    ),
+]
 EvalOpt = Annotated[list[str] | None, typer.Option("--eval", help="Only this eval (repeatable).")]
 LimitOpt = Annotated[
     int | None, typer.Option("--limit", min=1, help="At most N samples per eval (smoke runs).")
@@ -63,6 +72,7 @@ def _plan(
     multiplier: float,
     evals: list[str] | None,
     limit: int | None,
+    gpus: float | None,
 ) -> Any:
     from scalegate.evals.cache import default_cache_dir
     from scalegate.policy import load_policy
@@ -83,6 +93,7 @@ def _plan(
             plan_path=plan_path.resolve(),
             eval_ids=evals or None,
             sample_limit=limit,
+            gpus=gpus,
         )
     plan_path.parent.mkdir(parents=True, exist_ok=True)
     plan_path.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -105,6 +116,7 @@ def plan_cmd(
     multiplier: MultiplierOpt = 1.0,
     evals: EvalOpt = None,
     limit: LimitOpt = None,
+    gpus: GpusOpt = None,
 ) -> None:
     """Plan units: one per (checkpoint, eval run, shard of samples), each with its evidence
     cache key, the resources it needs and the command that runs it (`scalegate unit run PLAN
@@ -115,7 +127,7 @@ def plan_cmd(
 
       scalegate plan --policy policy.yaml --checkpoints 'runs/42/checkpoint-*' --shards 4 -o plan.json
     """
-    _plan(policy, checkpoints, shards, store, cache_dir, out, flop_per_step, multiplier, evals, limit)
+    _plan(policy, checkpoints, shards, store, cache_dir, out, flop_per_step, multiplier, evals, limit, gpus)
 
 
 @unit_app.command("run")
@@ -140,8 +152,12 @@ def sweep_cmd(
     workers: Annotated[int, typer.Option(min=1, max=256, help="Units run at once.")] = 2,
     retries: Annotated[int, typer.Option(min=0, max=20, help="Retries per failed unit.")] = 2,
     executor: Annotated[
-        str, typer.Option(help="Where units run: local (processes on this machine).")
+        str, typer.Option(help="Where units run: local (processes on this machine) or ray (--ray-address).")
     ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="The Ray cluster (e.g. 10.0.0.5:6379, or auto).")
+    ] = None,
+    gpus: GpusOpt = None,
     store: StoreOpt = Path("scalegate-store"),
     cache_dir: CacheOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results: one folder per checkpoint.")] = Path(
@@ -164,14 +180,33 @@ def sweep_cmd(
 
       scalegate sweep --policy policy.yaml --checkpoints 'runs/42/checkpoint-*' --shards 2 --workers 4
     """
+    import functools
+
+    from scalegate.scale.executors import run_local, run_ray
     from scalegate.scale.sweep import run_sweep
 
-    if executor != "local":
-        raise InputError(f"--executor {executor}: only local is built so far (ray, slurm, k8s: planned)")
+    if executor == "local":
+        execute = functools.partial(run_local, workers=workers, retries=retries)
+    elif executor == "ray":
+        if not ray_address:
+            raise InputError("--executor ray needs --ray-address (the head's host:port, or auto)")
+        execute = functools.partial(run_ray, address=ray_address, retries=retries)
+    else:
+        raise InputError(f"--executor {executor}: choose local or ray (slurm and k8s: not built yet)")
     recorder = None if no_ledger else _recorder(db, key)
     plan_path = out / "plan.json"
     loaded, plan = _plan(
-        policy, checkpoints, shards, store, cache_dir, plan_path, flop_per_step, multiplier, evals, limit
+        policy,
+        checkpoints,
+        shards,
+        store,
+        cache_dir,
+        plan_path,
+        flop_per_step,
+        multiplier,
+        evals,
+        limit,
+        gpus,
     )
     if recorder is not None:
         recorder = recorder(loaded)
@@ -180,9 +215,7 @@ def sweep_cmd(
         state = "ok" if a.returncode == 0 else f"failed ({escape((a.error or '')[-200:])})"
         err.print(f"  unit {a.unit} attempt {a.attempt} on {escape(a.node)}: {state} in {a.seconds:.1f} s")
 
-    results = run_sweep(
-        loaded, plan, plan_path, out, workers=workers, retries=retries, record=recorder, on_attempt=said
-    )
+    results = run_sweep(loaded, plan, plan_path, out, execute=execute, record=recorder, on_attempt=said)
     for r in results:
         actions = ", ".join(f"{a}={d.status}" for a, d in r.assessment.decision.actions.items())
         entry = f" (decision {r.decision_entry[:12]})" if r.decision_entry else ""

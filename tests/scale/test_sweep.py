@@ -4,11 +4,15 @@ process's, and a unit that cannot finish must leave its eval incomplete and the 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,6 +228,7 @@ def test_a_unit_failing_past_its_retries_leaves_the_eval_partial_and_blocks(swep
     """A tampered plan (one unit's cache key changed): the worker refuses it on every attempt;
     the run's merge lacks that shard, so the eval is incomplete and every action is blocked."""
     from scalegate.policy import load_policy
+    from scalegate.scale.executors import run_local
     from scalegate.scale.sweep import find_checkpoints, run_sweep
     from scalegate.scale.units import make_unit_plan
 
@@ -246,7 +251,8 @@ def test_a_unit_failing_past_its_retries_leaves_the_eval_partial_and_blocks(swep
     plan = plan.model_copy(update={"units": units})
     plan_path.parent.mkdir(parents=True)
     plan_path.write_text(plan.model_dump_json(), encoding="utf-8")
-    results = run_sweep(loaded, plan, plan_path, work / "out", workers=2, retries=1, env=swept.env)
+    execute = functools.partial(run_local, workers=2, retries=1)
+    results = run_sweep(loaded, plan, plan_path, work / "out", execute=execute, env=swept.env)
     summary = json.loads((work / "out" / "sweep.json").read_text())
     failed = [a for a in summary["attempts"] if a["unit"] == 1]
     assert [a["attempt"] for a in failed] == [1, 2] and all(a["returncode"] != 0 for a in failed)
@@ -283,3 +289,81 @@ def test_merge_refuses_a_sample_counted_twice(swept: Swept, tmp_path: Path) -> N
     assert not merged.complete and str(merged.evidence.status) != "ok"
     assert any("finished logs" in p or "in the logs of units" in p for p in merged.problems)
     assert not list((tmp_path / "cache").rglob("*.eval"))
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """A real Ray cluster on this machine: a head and a second node, each started by `ray start`
+    as its own processes (one CPU each, no GPU), stopped afterwards."""
+    pytest.importorskip("ray")
+    ray = shutil.which("ray", path=str(Path(sys.executable).parent))
+    assert ray is not None
+    temp = tempfile.mkdtemp(prefix="sgray", dir="/tmp")  # short: Ray's socket paths have a length limit
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    address = f"127.0.0.1:{port}"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    head = [ray, "start", "--head", "--port", str(port), "--num-cpus", "1", "--num-gpus", "0"]
+    head += ["--include-dashboard=false", "--temp-dir", temp, "--disable-usage-stats"]
+    started = subprocess.run(head, capture_output=True, text=True, env=env, timeout=180, check=False)
+    assert started.returncode == 0, started.stderr[-3000:]
+    try:
+        node = [
+            ray,
+            "start",
+            "--address",
+            address,
+            "--num-cpus",
+            "1",
+            "--num-gpus",
+            "0",
+            "--disable-usage-stats",
+        ]
+        joined = subprocess.run(node, capture_output=True, text=True, env=env, timeout=180, check=False)
+        assert joined.returncode == 0, joined.stderr[-3000:]
+        yield address
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env, timeout=120, check=False)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_a_ray_sweep_on_two_nodes_equals_the_local_one(swept: Swept, ray_cluster: str) -> None:
+    """The same checkpoint swept as Ray tasks over two `ray start` nodes: the same evidence,
+    scorecard and decision as the local sweep (itself equal to one process), and each attempt
+    names the Ray node it ran on."""
+    cp = swept.checkpoints[1]
+    out = swept.root / "ray-sweep"
+    res = _cli(
+        swept.env,
+        swept.root,
+        "sweep",
+        "--policy",
+        str(swept.policy),
+        "--checkpoints",
+        str(cp),
+        "--shards",
+        "2",
+        "--executor",
+        "ray",
+        "--ray-address",
+        ray_cluster,
+        "--gpus-per-unit",
+        "0",
+        "--flop-per-step",
+        "1e18",
+        "--store",
+        str(swept.root / "ray-store"),
+        "--cache-dir",
+        str(swept.root / "ray-cache"),
+        "--out",
+        str(out),
+        "--no-ledger",
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["units_planned"] == 6 and all(r["complete"] for r in summary["runs"])
+    assert all("/ray-node-" in a["node"] for a in summary["attempts"])
+    ray_result = json.loads((out / cp.name / "assessment.json").read_text())
+    local = json.loads((swept.out / cp.name / "assessment.json").read_text())
+    assert _essentials(ray_result) == _essentials(local)

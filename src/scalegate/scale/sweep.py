@@ -10,6 +10,7 @@ rests on it; it is never quietly run again here.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from scalegate.scale.merge import Merged, merge_run
 from scalegate.scale.units import CheckpointSpec, UnitPlan, checkpoint_runs
 
 _STEP = re.compile(r"(\d+)$")
+#: an executor with its settings bound: (plan, plan path, on_attempt=, env=) -> every attempt
+Execute = Callable[..., list[Attempt]]
 
 
 def find_checkpoints(
@@ -70,13 +73,13 @@ def run_sweep(
     plan_path: Path,
     out_root: Path,
     *,
-    workers: int,
-    retries: int,
+    execute: Execute | None = None,
     record: Callable[[Any], str | None] | None = None,
     on_attempt: Callable[[Attempt], None] | None = None,
     env: dict[str, str] | None = None,
 ) -> list[CheckpointResult]:
-    """Run the plan's units, merge, assess each checkpoint; `record` writes a result to the
+    """Run the plan's units (`execute`: an executor with its settings bound; default two local
+    workers, two retries), merge, assess each checkpoint; `record` writes a result to the
     ledger and returns its decision entry id (None: not recorded)."""
     from scalegate.assessment import run_assessment
     from scalegate.evals.cache import EvidenceCache
@@ -84,7 +87,8 @@ def run_sweep(
     from scalegate.plan import Checkpoint, make_plan
 
     policy = loaded.policy
-    attempts = run_local(plan, plan_path, workers, retries, on_attempt, env)
+    execute = execute or functools.partial(run_local, workers=2, retries=2)
+    attempts = execute(plan, plan_path, on_attempt=on_attempt, env=env)
     merged = _merge_all(plan, loaded, out_root / "merged")
     _write_summary(out_root / "sweep.json", plan, attempts, merged)
     results = []

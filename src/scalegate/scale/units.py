@@ -105,11 +105,12 @@ def shard_of(ids: list[str | int], seed: int, shards: int) -> list[list[str | in
     return [ordered[k::shards] for k in range(shards)]
 
 
-def resources(model: str) -> dict[str, float]:
-    """What a unit asks its executor for: a GPU for a local or served open-weights model, none
-    for an API model (the call is remote)."""
-    gpu = model.startswith(("hf/", "vllm/", "bundled/"))
-    return {"cpus": 1.0, "gpus": 1.0 if gpu else 0.0, "memory_gb": 8.0 if gpu else 2.0}
+def resources(model: str, gpus: float | None = None) -> dict[str, float]:
+    """What a unit asks its executor for: by default a GPU for a local or served open-weights
+    model, none for an API model (the call is remote); `gpus` overrides (0: CPU workers)."""
+    weights = model.startswith(("hf/", "vllm/", "bundled/"))
+    gpu = gpus if gpus is not None else (1.0 if weights else 0.0)
+    return {"cpus": 1.0, "gpus": gpu, "memory_gb": 8.0 if weights else 2.0}
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ def make_unit_plan(
     eval_ids: list[str] | None = None,
     sample_limit: int | None = None,
     seed: int | None = None,
+    gpus: float | None = None,
 ) -> UnitPlan:
     from scalegate.evals.cache import EvidenceCache
     from scalegate.evals.runner import sequential_config
@@ -202,7 +204,7 @@ def make_unit_plan(
                         shards=k,
                         key=run.key.digest,
                         sample_ids=part,
-                        resources=resources(run.target.inspect_model),
+                        resources=resources(run.target.inspect_model, gpus),
                         command=["scalegate", "unit", "run", str(plan_path), str(index)],
                     )
                 )
