@@ -152,10 +152,17 @@ def sweep_cmd(
     workers: Annotated[int, typer.Option(min=1, max=256, help="Units run at once.")] = 2,
     retries: Annotated[int, typer.Option(min=0, max=20, help="Retries per failed unit.")] = 2,
     executor: Annotated[
-        str, typer.Option(help="Where units run: local (processes on this machine) or ray (--ray-address).")
+        str,
+        typer.Option(
+            help="Where units run: local (processes on this machine), ray (--ray-address) or slurm "
+            "(array jobs via sbatch; the store, plan and cache on a shared filesystem)."
+        ),
     ] = "local",
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="The Ray cluster (e.g. 10.0.0.5:6379, or auto).")
+    ] = None,
+    partition: Annotated[
+        str | None, typer.Option("--partition", help="slurm: the partition to submit to.")
     ] = None,
     gpus: GpusOpt = None,
     store: StoreOpt = Path("scalegate-store"),
@@ -182,7 +189,7 @@ def sweep_cmd(
     """
     import functools
 
-    from scalegate.scale.executors import run_local, run_ray
+    from scalegate.scale.executors import run_local, run_ray, run_slurm
     from scalegate.scale.sweep import run_sweep
 
     if executor == "local":
@@ -191,8 +198,10 @@ def sweep_cmd(
         if not ray_address:
             raise InputError("--executor ray needs --ray-address (the head's host:port, or auto)")
         execute = functools.partial(run_ray, address=ray_address, retries=retries)
+    elif executor == "slurm":
+        execute = functools.partial(run_slurm, retries=retries, partition=partition)
     else:
-        raise InputError(f"--executor {executor}: choose local or ray (slurm and k8s: not built yet)")
+        raise InputError(f"--executor {executor}: choose local, ray or slurm (k8s: not built yet)")
     recorder = None if no_ledger else _recorder(db, key)
     plan_path = out / "plan.json"
     loaded, plan = _plan(

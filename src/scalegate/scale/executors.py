@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -162,6 +164,112 @@ def run_ray(
     finally:
         ray.shutdown()
     return attempts
+
+
+SLURM_SCRIPT = """#!/bin/bash
+# scalegate: one unit of the plan per array index (written by `scalegate sweep --executor slurm`)
+set -u
+w={work}
+i="$SLURM_ARRAY_TASK_ID"
+a="$SCALEGATE_ATTEMPT"
+start=$(date +%s.%N)
+{python} -m scalegate unit run {plan} "$i" --attempt "$a" 2> "$w/err-$i-$a.txt"
+rc=$?
+end=$(date +%s.%N)
+# the exit record, written whole (rename) so a reader never sees half of one
+echo "$rc $(hostname) $SLURM_JOB_ID $start $end" > "$w/.exit-$i-$a.tmp"
+mv "$w/.exit-$i-$a.tmp" "$w/exit-$i-$a.txt"
+exit $rc
+"""
+
+
+def run_slurm(
+    plan: UnitPlan,
+    plan_path: Path,
+    retries: int,
+    on_attempt: Callable[[Attempt], None] | None = None,
+    env: dict[str, str] | None = None,
+    partition: str | None = None,
+    poll_seconds: float = 2.0,
+) -> list[Attempt]:
+    """Run the units as Slurm array jobs (`sbatch --array`, one index per unit, one array per
+    resource request), wait for them with `squeue`, and read each index's exit record from the
+    store; indices that failed (or left no record: killed, node lost) are submitted again as a
+    smaller array, up to `retries` times. The exit records in the shared store are the
+    authority, so no accounting database (`sacct` needs slurmdbd) is required."""
+    if shutil.which("sbatch") is None or shutil.which("squeue") is None:
+        raise InputError("--executor slurm needs Slurm's sbatch and squeue on PATH")
+    work = Path(plan.store) / "slurm"
+    work.mkdir(parents=True, exist_ok=True)
+    script = work / "unit.sh"
+    script.write_text(
+        SLURM_SCRIPT.format(
+            plan=shlex.quote(str(plan_path)), python=shlex.quote(sys.executable), work=shlex.quote(str(work))
+        ),
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    attempts: list[Attempt] = []
+    groups: dict[tuple[float, float], list[Unit]] = {}
+    for u in plan.units:
+        groups.setdefault((u.resources.get("cpus", 1.0), u.resources.get("gpus", 0.0)), []).append(u)
+    for (cpus, gpus), units in groups.items():
+        pending = units
+        for attempt in range(1, retries + 2):
+            if not pending:
+                break
+            args = ["sbatch", "--parsable", f"--array={','.join(str(u.index) for u in pending)}"]
+            args += [f"--cpus-per-task={max(1, int(cpus))}", f"--output={work}/out-%a-{attempt}.txt"]
+            args += [f"--export=ALL,SCALEGATE_ATTEMPT={attempt}", "--job-name=scalegate-unit"]
+            if gpus:
+                args.append(f"--gres=gpu:{int(gpus)}")
+            if partition:
+                args.append(f"--partition={partition}")
+            submitted = subprocess.run(
+                [*args, str(script)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **(env or {})},
+                check=False,
+            )
+            if submitted.returncode != 0:
+                raise InputError(f"sbatch refused the units: {submitted.stderr.strip()[-500:]}")
+            job = submitted.stdout.strip().split(";")[0]
+            _wait_for_slurm(job, poll_seconds, env)
+            failed = []
+            for u in pending:
+                a = _slurm_attempt(work, u, attempt)
+                _finish(plan, a, attempts, on_attempt)
+                if a.returncode != 0:
+                    failed.append(u)
+            pending = failed
+    return attempts
+
+
+def _wait_for_slurm(job: str, poll_seconds: float, env: dict[str, str] | None) -> None:
+    while True:
+        res = subprocess.run(
+            ["squeue", "-h", "-j", job, "-o", "%i"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
+        if res.returncode == 0 and not res.stdout.strip():
+            return
+        time.sleep(poll_seconds)
+
+
+def _slurm_attempt(work: Path, unit: Unit, attempt: int) -> Attempt:
+    record = work / f"exit-{unit.index}-{attempt}.txt"
+    err_file = work / f"err-{unit.index}-{attempt}.txt"
+    stderr = err_file.read_text(encoding="utf-8", errors="replace") if err_file.is_file() else ""
+    try:
+        rc, node, job, start, end = record.read_text(encoding="utf-8").split()
+        return _outcome(unit, attempt, f"{node}/slurm-job-{job}", int(rc), stderr, float(end) - float(start))
+    except (OSError, ValueError):
+        why = stderr or "no exit record: the job was cancelled, killed, or its node was lost"
+        return _outcome(unit, attempt, "?", -1, why, 0.0)
 
 
 def read_attempts(plan: UnitPlan) -> list[Attempt]:
