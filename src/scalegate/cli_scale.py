@@ -145,6 +145,61 @@ def unit_run(
     err.print(f"[green]unit {index}[/]: {escape(str(path))}")
 
 
+@unit_app.command("manifest")
+def unit_manifest(
+    plan: Annotated[Path, typer.Argument(help="The plan (`scalegate plan -o`).", show_default=False)],
+    image: Annotated[str, typer.Option(help="A container image with scalegate installed.")],
+    claim: Annotated[
+        str, typer.Option(help="The PersistentVolumeClaim holding the plan, the store and the cache.")
+    ],
+    mount_path: Annotated[Path, typer.Option("--mount-path", help="Where the claim is mounted in each pod.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The manifest to write (YAML).")] = Path(
+        "job.yaml"
+    ),
+    retries: Annotated[int, typer.Option(min=0, max=20, help="backoffLimitPerIndex: retries per unit.")] = 2,
+    parallelism: Annotated[
+        int | None, typer.Option(min=1, help="Pods at once (default: every unit).")
+    ] = None,
+    namespace: Annotated[str | None, typer.Option(help="The Job's namespace.")] = None,
+) -> None:
+    """Write a Kubernetes Indexed Job for the plan: one completion index per unit
+    (`completionMode: Indexed`, the index in JOB_COMPLETION_INDEX), `backoffLimitPerIndex`
+    retries, the units' CPU, memory and GPU requests, and the shared volume. Checked against the
+    Kubernetes API's models when the `kubernetes` client is installed. Apply it with `kubectl
+    apply -f`, then run `scalegate sweep` with the same options to merge and assess: finished
+    units are found in the store and nothing runs twice.
+
+    Example:
+
+      scalegate unit manifest /data/plan.json --image ghcr.io/lab/scalegate:1 --claim evals --mount-path /data
+    """
+    import yaml
+
+    from scalegate.scale.k8s import job_manifest, validate
+    from scalegate.scale.units import read_plan
+
+    manifest = job_manifest(
+        read_plan(plan),
+        plan.resolve(),
+        image=image,
+        claim=claim,
+        mount_path=mount_path,
+        retries=retries,
+        parallelism=parallelism,
+        namespace=namespace,
+    )
+    try:
+        validate(manifest)
+        checked = "checked against the Kubernetes API's models"
+    except InputError as exc:
+        if "needs the Kubernetes client" not in str(exc):
+            raise
+        checked = "not checked: pip install kubernetes to check it"
+    out.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+    n = manifest["spec"]["completions"]
+    err.print(f"[green]wrote[/] {escape(str(out))}: an Indexed Job of {n} unit(s) ({checked})")
+
+
 def sweep_cmd(
     policy: PolicyOpt = "reference",
     checkpoints: CheckpointsOpt = "checkpoint-*",

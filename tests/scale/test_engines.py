@@ -4,6 +4,12 @@ jobs, each compared with the local sweep (itself asserted equal to one process).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
 
 from tests.scale.conftest import Swept, cli, essentials
 
@@ -85,3 +91,81 @@ def test_a_slurm_sweep_equals_the_local_one(swept: Swept, slurm_cluster: dict[st
     slurm_result = json.loads((out / cp.name / "assessment.json").read_text())
     local = json.loads((swept.out / cp.name / "assessment.json").read_text())
     assert essentials(slurm_result) == essentials(local)
+
+
+def test_a_k8s_indexed_job_validates_and_its_commands_are_complete(swept: Swept, tmp_path: Path) -> None:
+    """The manifest passes the Kubernetes API's own models (round trip, so no unknown or
+    mistyped field), has one completion index per unit with per-index retries, and running
+    each index's command here, then the sweep, gives the local sweep's evidence."""
+    pytest.importorskip("kubernetes")
+    from scalegate.errors import InputError
+    from scalegate.scale.k8s import index_commands, validate
+
+    mount = tmp_path / "data"
+    cp = swept.checkpoints[2]
+    common = ["--policy", str(swept.policy), "--checkpoints", str(cp), "--eval", "security", "--shards", "2"]
+    common += ["--store", str(mount / "store"), "--cache-dir", str(mount / "cache"), "--gpus-per-unit", "0"]
+    common += ["--flop-per-step", "1e18"]
+    plan_path = mount / "sweep" / "plan.json"
+    assert cli(swept.env, tmp_path, "plan", *common, "-o", str(plan_path)).returncode == 0
+    res = cli(
+        swept.env,
+        tmp_path,
+        "unit",
+        "manifest",
+        str(plan_path),
+        "--image",
+        "ghcr.io/example/scalegate:1",
+        "--claim",
+        "evals",
+        "--mount-path",
+        str(mount),
+        "--retries",
+        "3",
+        "-o",
+        str(tmp_path / "job.yaml"),
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "checked against the Kubernetes API" in res.stderr
+    manifest = yaml.safe_load((tmp_path / "job.yaml").read_text())
+    validate(manifest)
+    spec = manifest["spec"]
+    assert (
+        spec["completionMode"] == "Indexed" and spec["completions"] == 2 and spec["backoffLimitPerIndex"] == 3
+    )
+    for broken in (
+        {**manifest, "spec": {**spec, "backofLimitPerIndex": 3}},  # misspelt: the API would drop it
+        {**manifest, "spec": {**spec, "completions": "two"}},
+    ):
+        with pytest.raises(InputError, match="not a valid Kubernetes Job"):
+            validate(broken)
+    outside = cli(
+        swept.env,
+        tmp_path,
+        "unit",
+        "manifest",
+        str(plan_path),
+        "--image",
+        "x",
+        "--claim",
+        "evals",
+        "--mount-path",
+        str(tmp_path / "elsewhere"),
+    )
+    assert outside.returncode == 2 and "not under --mount-path" in outside.stderr
+    for command in index_commands(manifest):  # each pod's command, run here
+        assert command[:3] == ["scalegate", "unit", "run"]
+        ran = subprocess.run(
+            [sys.executable, "-m", "scalegate", *command[1:]],
+            capture_output=True,
+            text=True,
+            env=swept.env,
+            timeout=600,
+            check=False,
+        )
+        assert ran.returncode == 0, ran.stderr[-2000:]
+    swept_again = cli(swept.env, tmp_path, "sweep", *common, "--out", str(mount / "sweep"), "--no-ledger")
+    assert swept_again.returncode == 0, swept_again.stderr[-3000:]
+    result = json.loads((mount / "sweep" / cp.name / "assessment.json").read_text())
+    local = json.loads((swept.out / cp.name / "assessment.json").read_text())
+    assert result["evidence"]["security"]["counts"] == local["evidence"]["security"]["counts"]
