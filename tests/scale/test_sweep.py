@@ -43,7 +43,13 @@ def test_sweep_equals_one_process(swept: Swept) -> None:
     for cp, compute in zip(swept.checkpoints, (1e20, 2e20, 3e20), strict=True):
         swept_result = json.loads((swept.out / cp.name / "assessment.json").read_text())
         assert swept_result["checkpoint"]["effective_compute"] == pytest.approx(compute)
-        assert all(e["provenance"]["reused"]["kind"] == "cache" for e in swept_result["evidence"].values())
+        for e in swept_result["evidence"].values():
+            assert e["provenance"]["reused"]["kind"] == "cache"
+            scale_out = e["provenance"]["scale_out"]  # where the shards ran, in the evidence itself
+            assert len(scale_out["units"]) == 2 and all(
+                u["node"] and u["attempt"] == 1 for u in scale_out["units"]
+            )
+            assert [len(v) for v in scale_out["attempts"].values()] == [1, 1]
         single = swept.root / f"single-{cp.name}"
         res = cli(
             swept.env,
@@ -63,6 +69,10 @@ def test_sweep_equals_one_process(swept: Swept) -> None:
         assert res.returncode == 0, res.stderr[-3000:]
         one = json.loads((single / "assessment.json").read_text())
         assert essentials(swept_result) == essentials(one), cp.name
+    report = cli(
+        swept.env, swept.root, "report", "capability", "--assessment", str(swept.out / cp.name), "-f", "md"
+    )
+    assert report.returncode == 0 and "2 shard(s) on" in report.stdout, report.stderr[-2000:]
     # every sample of each run scored once across its shards, and the merged log says where from
     from inspect_ai.log import read_eval_log
 
@@ -141,6 +151,8 @@ def test_a_unit_failing_past_its_retries_leaves_the_eval_partial_and_blocks(swep
     (result,) = results
     ev = result.assessment.evidence["security"]
     assert str(ev.status) == "partial" and "unit 1 (shard 2 of 2) has no finished log" in (ev.note or "")
+    tried = ev.provenance.scale_out["attempts"]["1"]  # the failed attempts, in the evidence itself
+    assert [t["attempt"] for t in tried] == [1, 2] and "another evidence cache key" in tried[-1]["error"]
     assert all(not result.assessment.decision.allowed(a) for a in result.assessment.decision.actions)
     # nothing incomplete entered the cache: a later sweep plans the run again
     assert not list((work / "cache").rglob("*.eval"))

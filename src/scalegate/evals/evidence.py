@@ -84,6 +84,10 @@ class Provenance(BaseModel):
     # (docs/design/cache.md); None for tasks Inspect resolves by name (never cached)
     cache_key: str | None = None
     reused: Reuse | None = None
+    # set when the log was merged from sample shards run by workers (`scalegate.scale`): each
+    # unit's shard, node and every attempt with its error, since where evidence was produced
+    # (cluster, node, retries) has moved published scores by points
+    scale_out: dict[str, Any] | None = None
 
 
 RunStatus = Literal["success", "cancelled", "error"]

@@ -225,6 +225,10 @@ def run_eval(
     )
 
 
+#: the metadata a merged shard log carries (scalegate.scale.merge): where each shard ran
+SCALE_OUT_METADATA = "scalegate_merged"
+
+
 def sequential_config(
     task: Any, statistics: Statistics, rules: EvidenceRules, stop_at: Sequence[tuple[str, float]] | None
 ) -> dict[str, Any] | None:
@@ -281,6 +285,7 @@ def evidence_from_log(
         seed=meta.get("seed"),
         inspect_run_id=log.eval.run_id,
         inspect_eval_id=log.eval.eval_id,
+        scale_out=(log.eval.metadata or {}).get(SCALE_OUT_METADATA),
     )
     dataset_n = log.eval.dataset.samples if log.eval.dataset else None
     epochs = log.eval.config.epochs or 1

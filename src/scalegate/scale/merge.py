@@ -11,15 +11,16 @@ the cache under the run's key; `scalegate assess` then finds it there like any c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scalegate.evals.evidence import EvalEvidence
+from scalegate.evals.runner import SCALE_OUT_METADATA
 from scalegate.policy.schema import Policy
+from scalegate.scale.executors import Attempt
 from scalegate.scale.units import UNIT_METADATA, Run, Unit, UnitPlan
-
-MERGED_METADATA = "scalegate_merged"
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,10 @@ class Merged:
     problems: list[str]
 
 
-def merge_run(plan: UnitPlan, units: list[Unit], run: Run, policy: Policy, work: Path) -> Merged:
+def merge_run(
+    plan: UnitPlan, units: list[Unit], run: Run, policy: Policy, work: Path, attempts: Sequence[Attempt] = ()
+) -> Merged:
+    """`attempts`: every attempt the executor made, recorded with the units they were for."""
     from inspect_ai.log import read_eval_log, write_eval_log
 
     from scalegate.evals import cache as cache_mod
@@ -60,7 +64,16 @@ def merge_run(plan: UnitPlan, units: list[Unit], run: Run, policy: Policy, work:
                     f"sample {s.id} epoch {s.epoch} is in the logs of units {seen[k]} and {u.index}"
                 )
             seen[k] = u.index
-    merged = _merged_log(run, [log for _, log in logs], units) if logs else None
+    tried: dict[int, list[dict[str, Any]]] = {}
+    for a in attempts:
+        note = {
+            "attempt": a.attempt,
+            "node": a.node,
+            "returncode": a.returncode,
+            "error": (a.error or "")[-300:],
+        }
+        tried.setdefault(a.unit, []).append(note)
+    merged = _merged_log(run, [log for _, log in logs], units, tried) if logs else None
     if merged is None:
         from scalegate.policy.base import EvidenceStatus
 
@@ -102,7 +115,7 @@ def _shard_problems(unit: Unit, log: Any) -> list[str]:
     return out
 
 
-def _merged_log(run: Run, logs: list[Any], units: list[Unit]) -> Any:
+def _merged_log(run: Run, logs: list[Any], units: list[Unit], tried: dict[int, list[dict[str, Any]]]) -> Any:
     """One log of the whole run: the first shard's header, every shard's samples in the
     dataset's order, the selection cleared (the run is the whole dataset), where each sample
     came from recorded in the metadata."""
@@ -114,7 +127,7 @@ def _merged_log(run: Run, logs: list[Any], units: list[Unit]) -> Any:
     base = logs[0]
     statuses = {str(log.status) for log in logs}
     meta = {k: v for k, v in (base.eval.metadata or {}).items() if k != UNIT_METADATA}
-    meta[MERGED_METADATA] = {
+    meta[SCALE_OUT_METADATA] = {
         "units": [
             {
                 **((log.eval.metadata or {}).get(UNIT_METADATA) or {}),
@@ -124,6 +137,7 @@ def _merged_log(run: Run, logs: list[Any], units: list[Unit]) -> Any:
             for log in logs
         ],
         "planned_units": [u.index for u in units],
+        "attempts": {str(u.index): tried.get(u.index, []) for u in units},
         "note": "merged by scalegate from shard logs; Inspect's aggregate results are not recomputed "
         "(the evidence reads the samples)",
     }

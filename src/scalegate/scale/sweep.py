@@ -89,7 +89,7 @@ def run_sweep(
     policy = loaded.policy
     execute = execute or functools.partial(run_local, workers=2, retries=2)
     attempts = execute(plan, plan_path, on_attempt=on_attempt, env=env)
-    merged = _merge_all(plan, loaded, out_root / "merged")
+    merged = _merge_all(plan, loaded, out_root / "merged", attempts)
     _write_summary(out_root / "sweep.json", plan, attempts, merged)
     results = []
     for ci, cp in enumerate(plan.checkpoints):
@@ -117,7 +117,7 @@ def run_sweep(
     return results
 
 
-def _merge_all(plan: UnitPlan, loaded: LoadedPolicy, work: Path) -> list[Merged]:
+def _merge_all(plan: UnitPlan, loaded: LoadedPolicy, work: Path, attempts: list[Attempt]) -> list[Merged]:
     by_run = plan.runs()
     out = []
     for ci, cp in enumerate(plan.checkpoints):
@@ -126,7 +126,7 @@ def _merge_all(plan: UnitPlan, loaded: LoadedPolicy, work: Path) -> list[Merged]
         for run in checkpoint_runs(loaded.policy, cp, plan.eval_ids, plan.sample_limit):
             units = by_run.get((ci, run.variant.run_id))
             if units:
-                out.append(merge_run(plan, units, run, loaded.policy, work))
+                out.append(merge_run(plan, units, run, loaded.policy, work, attempts))
     return out
 
 

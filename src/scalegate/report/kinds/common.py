@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
+from typing import Any
 
 from scalegate import __version__
 from scalegate.evals import stats
@@ -98,6 +99,8 @@ def evidence_records(src: Source) -> list[Record]:
                     fields["dataset sha256"] = p.dataset_sha256
                 if p.source:
                     fields["imported from"] = f"{p.source.format} sha256 {p.source.sha256}"
+                if p.scale_out:
+                    fields["scaled out"] = scale_out_text(p.scale_out)
             if src.logs_readable and ev.log_path:
                 fields["log"] = ev.log_path
             side = "post-mitigation" if post else "pre-mitigation"
@@ -294,3 +297,12 @@ def entry_records(entries: Iterable[Entry]) -> list[Record]:
             id=entry_ref(e), kind="ledger_entry", title=f"entry {e.seq}: {e.kind}", fields=fields
         )
     return [out[k] for k in sorted(out)]
+
+
+def scale_out_text(meta: dict[str, Any]) -> str:
+    """Where a merged run's shards ran: shards, nodes, and attempts beyond the first."""
+    units = meta.get("units") or []
+    nodes = sorted({str(u.get("node")) for u in units if isinstance(u, dict) and u.get("node")})
+    tries = meta.get("attempts") or {}
+    retried = sum(max(0, len(v) - 1) for v in tries.values() if isinstance(v, list))
+    return f"{len(units)} shard(s) on {', '.join(nodes) or 'unrecorded nodes'}; {retried} retried attempt(s)"
