@@ -24,6 +24,14 @@ FAST = ("--no-ledger", "--eval", "cyber_knowledge", "--limit", "1")
         (("audit", "export", "--out", "b", "--restrict", "nodot"), "--restrict"),
         (("audit", "export", "--out", "b", "--restrict", "nokind.field"), "--restrict"),
         (("ledger", "verify", "--anchor", "5:zz"), "--anchor"),
+        (("plan", "--checkpoints", "no-such-run/checkpoint-*"), "--checkpoints"),
+        (("plan", "--checkpoints", ".", "--flop-per-step", "-1"), "--flop-per-step"),
+        (("plan", "--checkpoints", ".", "--flop-per-step", "nan"), "--flop-per-step"),
+        (("plan", "--checkpoints", ".", "--algorithmic-multiplier", "0"), "--algorithmic-multiplier"),
+        (("plan", "--checkpoints", ".", "--shards", "0"), "--shards"),
+        (("sweep", "--executor", "kubernetes-please", "--no-ledger"), "--executor"),
+        (("sweep", "--executor", "ray", "--no-ledger"), "--ray-address"),
+        (("unit", "run", "missing-plan.json", "0"), "missing-plan.json"),
     ],
 )
 def test_bad_command_lines_exit_2_naming_the_argument(

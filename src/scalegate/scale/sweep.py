@@ -36,7 +36,11 @@ def find_checkpoints(
     `checkpoint-1000`, as Hugging Face's Trainer writes them), each with its effective compute
     when `flop_per_step` is given."""
     import glob
+    import math
 
+    for flag, value in (("--flop-per-step", flop_per_step), ("--algorithmic-multiplier", multiplier)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise InputError(f"{flag}: a positive, finite number, not {value:g}")
     folders = [Path(p) for p in glob.glob(pattern) if Path(p).is_dir()]
     if not folders:
         raise InputError(f"--checkpoints {pattern}: no folder matches")
@@ -55,6 +59,9 @@ def find_checkpoints(
     for p in folders:
         s = step(p)
         compute = flop_per_step * s * multiplier if flop_per_step is not None and s else None
+        if compute is not None and not math.isfinite(compute):
+            why = f"{flop_per_step:g} x {s} x {multiplier:g}"
+            raise InputError(f"{p.name}: effective compute overflows ({why}); check --flop-per-step")
         out.append(CheckpointSpec(model=f"hf/{p.resolve()}", label=p.name, effective_compute=compute))
     return out
 
