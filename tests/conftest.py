@@ -38,11 +38,13 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Generator
+import time
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -414,8 +416,11 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> P
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), smollm2_dir)
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    """The installed CLI in a subprocess: exit codes and stdout exactly as a user sees them."""
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: int = 900, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed CLI in a subprocess: exit codes and stdout exactly as a user sees them.
+    `env`: variables set over this process's environment."""
     # a fresh working folder by default: `assess` writes its ledger and key there
     return subprocess.run(
         [sys.executable, "-m", "scalegate", *args],
@@ -423,9 +428,28 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 900) -> subproce
         text=True,
         cwd=cwd or tempfile.mkdtemp(prefix="scalegate-cli-", dir=SESSION.root),
         timeout=timeout,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
         check=False,
     )
+
+
+def sigkill_when(
+    proc: subprocess.Popen[bytes], ready: Callable[[], Path | None], seconds: float = 300
+) -> Path | None:
+    """SIGKILL `proc` as soon as `ready()` names a file (a log caught mid-run); that file, or
+    None when the process ended (or the time ran out) first. The process is killed either way."""
+    found = None
+    deadline = time.monotonic() + seconds
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            found = ready()
+            if found is not None:
+                break
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    return found
 
 
 def write_policy(path: Path, body: str) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli, write_policy
+from tests.conftest import run_cli, sigkill_when, write_policy
 
 pytestmark = pytest.mark.slow
 
@@ -151,19 +150,14 @@ def test_kill_9_mid_eval_then_resume_matches_an_uninterrupted_run(tiny_llama: Pa
         stderr=subprocess.DEVNULL,
         env={**os.environ, "COLUMNS": "200"},
     )
-    in_flight: Path | None = None
-    deadline = time.monotonic() + 300
-    try:
-        while proc.poll() is None and time.monotonic() < deadline:
-            logs = sorted(out.glob("logs/*/*.eval"), key=os.path.getmtime)
-            # `first` finished, and `second` has samples on disk: kill it mid-eval
-            if (out / "evidence" / "first.json").is_file() and len(logs) == 2 and _flushed(logs[1]) >= 20:
-                in_flight = logs[1]
-                break
-            time.sleep(0.02)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+
+    def mid_eval() -> Path | None:
+        logs = sorted(out.glob("logs/*/*.eval"), key=os.path.getmtime)
+        # `first` finished, and `second` has samples on disk: kill it mid-eval
+        done = (out / "evidence" / "first.json").is_file()
+        return logs[1] if done and len(logs) == 2 and _flushed(logs[1]) >= 20 else None
+
+    in_flight = sigkill_when(proc, mid_eval)
     assert in_flight is not None, "the assessment finished (or hung) before it could be killed mid-eval"
 
     # what the kill left: the finished eval, an interrupted log, no assessment; nothing partial counted

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import build_tiny_llama
+from tests.conftest import build_tiny_llama, run_cli
 
 POLICY = """
 scalegate: 1
@@ -72,15 +72,8 @@ class Swept:
 
 
 def cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scalegate", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=1200,
-        check=False,
-    )
+    """The CLI in a subprocess with `env` set over this process's environment."""
+    return run_cli(*args, cwd=cwd, env=env, timeout=1200)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +87,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> Swept:
     ]
     policy = root / "policy.yaml"
     policy.write_text(POLICY, encoding="utf-8")
-    env = {**os.environ, "COLUMNS": "250", "HF_HUB_OFFLINE": "1"}
+    env = {"COLUMNS": "250", "HF_HUB_OFFLINE": "1"}
     s = Swept(root, env, policy, checkpoints, root / "sweep", root / "cache", root / "store")
     res = cli(
         env,

@@ -4,6 +4,7 @@ jobs, each compared with the local sweep (itself asserted equal to one process).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +15,16 @@ import yaml
 from tests.scale.conftest import Swept, cli, essentials
 
 
-def test_a_ray_sweep_on_two_nodes_equals_the_local_one(swept: Swept, ray_cluster: str) -> None:
-    """The same checkpoint swept as Ray tasks over two `ray start` nodes: the same evidence,
-    scorecard and decision as the local sweep (itself equal to one process), and each attempt
-    names the Ray node it ran on."""
+def _engine_matches_local(
+    swept: Swept, engine: str, node_mark: str, env: dict[str, str], *executor: str
+) -> None:
+    """Sweep the middle checkpoint on `engine` (3 evals x 2 shards) and compare with the local
+    sweep (itself equal to one process): every run complete, every attempt naming where it
+    ran (`node_mark`), the same evidence, scorecard and decision."""
     cp = swept.checkpoints[1]
-    out = swept.root / "ray-sweep"
+    out = swept.root / f"{engine}-sweep"
     res = cli(
-        swept.env,
+        {**swept.env, **env},
         swept.root,
         "sweep",
         "--policy",
@@ -31,17 +34,16 @@ def test_a_ray_sweep_on_two_nodes_equals_the_local_one(swept: Swept, ray_cluster
         "--shards",
         "2",
         "--executor",
-        "ray",
-        "--ray-address",
-        ray_cluster,
+        engine,
+        *executor,
         "--gpus-per-unit",
         "0",
         "--flop-per-step",
         "1e18",
         "--store",
-        str(swept.root / "ray-store"),
+        str(swept.root / f"{engine}-store"),
         "--cache-dir",
-        str(swept.root / "ray-cache"),
+        str(swept.root / f"{engine}-cache"),
         "--out",
         str(out),
         "--no-ledger",
@@ -49,48 +51,20 @@ def test_a_ray_sweep_on_two_nodes_equals_the_local_one(swept: Swept, ray_cluster
     assert res.returncode == 0, res.stderr[-4000:]
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["units_planned"] == 6 and all(r["complete"] for r in summary["runs"])
-    assert all("/ray-node-" in a["node"] for a in summary["attempts"])
-    ray_result = json.loads((out / cp.name / "assessment.json").read_text())
+    assert all(node_mark in a["node"] for a in summary["attempts"])
+    result = json.loads((out / cp.name / "assessment.json").read_text())
     local = json.loads((swept.out / cp.name / "assessment.json").read_text())
-    assert essentials(ray_result) == essentials(local)
+    assert essentials(result) == essentials(local)
+
+
+def test_a_ray_sweep_on_two_nodes_equals_the_local_one(swept: Swept, ray_cluster: str) -> None:
+    """Ray tasks over two `ray start` nodes; each attempt names its Ray node."""
+    _engine_matches_local(swept, "ray", "/ray-node-", {}, "--ray-address", ray_cluster)
 
 
 def test_a_slurm_sweep_equals_the_local_one(swept: Swept, slurm_cluster: dict[str, str]) -> None:
-    """The same checkpoint swept as Slurm array jobs on a real slurmctld/slurmd: the same
-    evidence, scorecard and decision as the local sweep, each attempt naming its Slurm job."""
-    cp = swept.checkpoints[1]
-    out = swept.root / "slurm-sweep"
-    res = cli(
-        {**swept.env, **slurm_cluster},
-        swept.root,
-        "sweep",
-        "--policy",
-        str(swept.policy),
-        "--checkpoints",
-        str(cp),
-        "--shards",
-        "2",
-        "--executor",
-        "slurm",
-        "--gpus-per-unit",
-        "0",
-        "--flop-per-step",
-        "1e18",
-        "--store",
-        str(swept.root / "slurm-store"),
-        "--cache-dir",
-        str(swept.root / "slurm-cache"),
-        "--out",
-        str(out),
-        "--no-ledger",
-    )
-    assert res.returncode == 0, res.stderr[-4000:]
-    summary = json.loads((out / "sweep.json").read_text())
-    assert summary["units_planned"] == 6 and all(r["complete"] for r in summary["runs"])
-    assert all("/slurm-job-" in a["node"] for a in summary["attempts"])
-    slurm_result = json.loads((out / cp.name / "assessment.json").read_text())
-    local = json.loads((swept.out / cp.name / "assessment.json").read_text())
-    assert essentials(slurm_result) == essentials(local)
+    """Slurm array jobs on a real slurmctld/slurmd; each attempt names its Slurm job."""
+    _engine_matches_local(swept, "slurm", "/slurm-job-", slurm_cluster)
 
 
 def test_a_k8s_indexed_job_validates_and_its_commands_are_complete(swept: Swept, tmp_path: Path) -> None:
@@ -159,7 +133,7 @@ def test_a_k8s_indexed_job_validates_and_its_commands_are_complete(swept: Swept,
             [sys.executable, "-m", "scalegate", *command[1:]],
             capture_output=True,
             text=True,
-            env=swept.env,
+            env={**os.environ, **swept.env},
             timeout=600,
             check=False,
         )

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_policy
+from tests.conftest import sigkill_when, write_policy
+from tests.scale.conftest import cli
 from tests.test_resume import _flushed
 
 pytestmark = pytest.mark.slow
 
+OFFLINE = {"HF_HUB_OFFLINE": "1"}
 POLICY = """
 scalegate: 1
 policy: {name: kill test policy, version: "1"}
@@ -40,18 +40,6 @@ responses:
 """
 
 
-def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scalegate", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "250", "HF_HUB_OFFLINE": "1"},
-        timeout=1200,
-        check=False,
-    )
-
-
 def test_a_killed_worker_is_resumed_without_scoring_a_sample_twice(tiny_llama: Path, tmp_path: Path) -> None:
     from inspect_ai.log import read_eval_log
 
@@ -68,8 +56,17 @@ def test_a_killed_worker_is_resumed_without_scoring_a_sample_twice(tiny_llama: P
         str(tmp_path / "cache"),
     ]
     out = tmp_path / "sweep"
-    planned = _cli(
-        tmp_path, "plan", *common, "--checkpoints", str(run), "--shards", "2", "-o", str(out / "plan.json")
+    planned = cli(
+        OFFLINE,
+        tmp_path,
+        "plan",
+        *common,
+        "--checkpoints",
+        str(run),
+        "--shards",
+        "2",
+        "-o",
+        str(out / "plan.json"),
     )
     assert planned.returncode == 0, planned.stderr[-2000:]
     plan = json.loads((out / "plan.json").read_text())
@@ -82,24 +79,19 @@ def test_a_killed_worker_is_resumed_without_scoring_a_sample_twice(tiny_llama: P
         stderr=subprocess.DEVNULL,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
-    in_flight = None
-    deadline = time.monotonic() + 300
-    try:
-        while proc.poll() is None and time.monotonic() < deadline:
-            logs = sorted(unit_dir.glob("*.eval"))
-            if logs and _flushed(logs[0]) >= 20:
-                in_flight = logs[0]
-                break
-            time.sleep(0.02)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+
+    def mid_unit() -> Path | None:
+        logs = sorted(unit_dir.glob("*.eval"))
+        return logs[0] if logs and _flushed(logs[0]) >= 20 else None
+
+    in_flight = sigkill_when(proc, mid_unit)
     assert in_flight is not None, "the unit finished (or hung) before it could be killed mid-run"
     crashed = read_eval_log(str(in_flight))
     assert crashed.status == "started" and 0 < len(crashed.samples or []) < len(shard)
     done_before = {s.uuid for s in crashed.samples or [] if s.error is None}
 
-    swept = _cli(
+    swept = cli(
+        OFFLINE,
         tmp_path,
         "sweep",
         *common,
@@ -121,7 +113,8 @@ def test_a_killed_worker_is_resumed_without_scoring_a_sample_twice(tiny_llama: P
     assert len(ids) == len(set(ids)) and set(ids) == shard  # none twice, none lost, none foreign
     assert done_before <= {s.uuid for s in final.samples or []}  # reused as they were, not run again
 
-    single = _cli(
+    single = cli(
+        OFFLINE,
         tmp_path,
         "assess",
         "--policy",
