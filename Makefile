@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.scalegate-installed
 
-.PHONY: install demo test lint fuzz bench bench-ledger bench-serve bench-sequential bench-soundness clean
+.PHONY: install demo test lint fuzz bench bench-ledger bench-serve bench-sequential bench-soundness bench-scale clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,9 @@ bench-sequential: install
 
 bench-soundness: install
 	$(BIN)/python benchmarks/bench_soundness.py
+
+bench-scale: install
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache scalegate-results

@@ -27,7 +27,13 @@ ShardsOpt = Annotated[
     int, typer.Option("--shards", min=1, max=1024, help="Sample shards per eval run (units per run).")
 ]
 StoreOpt = Annotated[
-    Path, typer.Option("--store", help="The log store every worker writes to (a shared folder).")
+    str,
+    typer.Option(
+        "--store",
+        help="The log store every worker writes to: a shared folder, or an object store URL such as "
+        "s3://bucket/prefix (pip install 'scalegate[s3]'; endpoint and keys from the environment, "
+        "e.g. AWS_ENDPOINT_URL).",
+    ),
 ]
 CacheOpt = Annotated[
     Path | None,
@@ -65,7 +71,7 @@ def _plan(
     policy: str,
     checkpoints: str,
     shards: int,
-    store: Path,
+    store: str,
     cache_dir: Path | None,
     plan_path: Path,
     flop_per_step: float | None,
@@ -76,6 +82,7 @@ def _plan(
 ) -> Any:
     from scalegate.evals.cache import default_cache_dir
     from scalegate.policy import load_policy
+    from scalegate.scale.store import is_url
     from scalegate.scale.sweep import find_checkpoints
     from scalegate.scale.units import make_unit_plan
 
@@ -88,7 +95,7 @@ def _plan(
             policy_ref,
             specs,
             shards=shards,
-            store=store.resolve(),
+            store=store if is_url(store) else str(Path(store).expanduser().resolve()),
             cache_dir=(cache_dir or default_cache_dir()).expanduser().resolve(),
             plan_path=plan_path.resolve(),
             eval_ids=evals or None,
@@ -109,7 +116,7 @@ def plan_cmd(
     policy: PolicyOpt = "reference",
     checkpoints: CheckpointsOpt = "checkpoint-*",
     shards: ShardsOpt = 1,
-    store: StoreOpt = Path("scalegate-store"),
+    store: StoreOpt = "scalegate-store",
     cache_dir: CacheOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the plan is written.")] = Path("plan.json"),
     flop_per_step: FlopOpt = None,
@@ -161,6 +168,14 @@ def unit_manifest(
         int | None, typer.Option(min=1, help="Pods at once (default: every unit).")
     ] = None,
     namespace: Annotated[str | None, typer.Option(help="The Job's namespace.")] = None,
+    env_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--env-secret",
+            help="A Secret whose keys become each pod's environment: an object store's endpoint and "
+            "keys (needed when the plan's --store is a URL such as s3://...).",
+        ),
+    ] = None,
 ) -> None:
     """Write a Kubernetes Indexed Job for the plan: one completion index per unit
     (`completionMode: Indexed`, the index in JOB_COMPLETION_INDEX), `backoffLimitPerIndex`
@@ -187,6 +202,7 @@ def unit_manifest(
         retries=retries,
         parallelism=parallelism,
         namespace=namespace,
+        env_secret=env_secret,
     )
     try:
         validate(manifest)
@@ -220,7 +236,7 @@ def sweep_cmd(
         str | None, typer.Option("--partition", help="slurm: the partition to submit to.")
     ] = None,
     gpus: GpusOpt = None,
-    store: StoreOpt = Path("scalegate-store"),
+    store: StoreOpt = "scalegate-store",
     cache_dir: CacheOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results: one folder per checkpoint.")] = Path(
         "scalegate-sweep"

@@ -1,14 +1,17 @@
-"""A simulated Inspect model with a known true accuracy, for sequential-stopping tests.
+"""A simulated Inspect model with a known true accuracy, for sequential-stopping tests and the
+scale-out benchmark.
 
 Importing this module registers the `simulated` model API: `simulated/p=0.7` (optionally
-`simulated/p=0.7,seed=3`) answers each of scalegate's modular-arithmetic questions correctly
-with probability p, decided once per sample id by a seeded hash, so a run is reproducible and
-the whole Inspect path (solver, generate, parsing, scorer, early stopping, log) is exercised.
-It reads the question from the prompt, as a real model would: it never sees the target.
+`simulated/p=0.7,seed=3`, with `&delay=0.2` seconds per call, `&connections=4` calls at once)
+answers each of scalegate's modular-arithmetic questions correctly with probability p, decided
+once per sample id by a seeded hash, so a run is reproducible and the whole Inspect path
+(solver, generate, parsing, scorer, early stopping, log) is exercised. It reads the question
+from the prompt, as a real model would: it never sees the target.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from typing import Any
@@ -27,8 +30,19 @@ def answers_correctly(sample_id: str, p: float, seed: int = 0) -> bool:
 
 
 def parse_name(model_name: str) -> tuple[float, int]:
-    params = dict(part.split("=", 1) for part in model_name.split(",") if part)
+    params = _params(model_name)
     return float(params["p"]), int(params.get("seed", 0))
+
+
+def _params(model_name: str) -> dict[str, str]:
+    """`p=0.7,seed=3`; `&` also separates (Inspect reads a comma in a model string passed to
+    `eval` as a list of models)."""
+    return dict(part.split("=", 1) for part in re.split(r"[,&]", model_name) if part)
+
+
+def parse_delay(model_name: str) -> float:
+    """`delay=S`: seconds each call waits (a latency-bound API model); 0 by default."""
+    return float(_params(model_name).get("delay", 0))
 
 
 @modelapi(name="simulated")
@@ -43,6 +57,12 @@ class SimulatedAPI(ModelAPI):
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
         self.p, self.seed = parse_name(model_name)
+        self.delay = parse_delay(model_name)
+        self.connections = int(_params(model_name).get("connections", 0))
+
+    def max_connections(self) -> int:
+        """`connections=K`: at most K calls at once per process (a rate-limited endpoint)."""
+        return self.connections or super().max_connections()
 
     async def generate(
         self,
@@ -51,6 +71,8 @@ class SimulatedAPI(ModelAPI):
         tool_choice: ToolChoice,
         config: GenerateConfig,
     ) -> ModelOutput:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         prompt = input[-1].text
         question = _QUESTION.search(prompt)
         if question is None:

@@ -16,7 +16,7 @@ from tests.scale.conftest import Swept, cli, essentials
 
 
 def _engine_matches_local(
-    swept: Swept, engine: str, node_mark: str, env: dict[str, str], *executor: str
+    swept: Swept, engine: str, node_mark: str, env: dict[str, str], *executor: str, store: str | None = None
 ) -> None:
     """Sweep the middle checkpoint on `engine` (3 evals x 2 shards) and compare with the local
     sweep (itself equal to one process): every run complete, every attempt naming where it
@@ -41,7 +41,7 @@ def _engine_matches_local(
         "--flop-per-step",
         "1e18",
         "--store",
-        str(swept.root / f"{engine}-store"),
+        store or str(swept.root / f"{engine}-store"),
         "--cache-dir",
         str(swept.root / f"{engine}-cache"),
         "--out",
@@ -57,9 +57,28 @@ def _engine_matches_local(
     assert essentials(result) == essentials(local)
 
 
-def test_a_ray_sweep_on_two_nodes_equals_the_local_one(swept: Swept, ray_cluster: str) -> None:
-    """Ray tasks over two `ray start` nodes; each attempt names its Ray node."""
-    _engine_matches_local(swept, "ray", "/ray-node-", {}, "--ray-address", ray_cluster)
+def test_a_ray_sweep_on_two_nodes_equals_the_local_one(
+    swept: Swept, ray_cluster: str, s3_server: dict[str, str]
+) -> None:
+    """Ray tasks over two `ray start` nodes, writing their logs through s3:// to a local S3
+    server (the nodes were started without its settings: the sweep hands them over); each
+    attempt names its Ray node, and grading reads the logs back from the bucket."""
+    import boto3
+
+    store = "s3://scalegate-test/ray-sweep"
+    env = s3_server
+    _engine_matches_local(swept, "ray", "/ray-node-", env, "--ray-address", ray_cluster, store=store)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="scalegate-test", Prefix="ray-sweep/")["Contents"]]
+    logs = [k for k in keys if k.endswith(".eval")]
+    assert len(logs) == 6 and all(k.startswith("ray-sweep/unit-0000") for k in logs), keys
+    assert not (swept.root / "ray-store").exists()  # nothing went to a folder instead
 
 
 def test_a_slurm_sweep_equals_the_local_one(swept: Swept, slurm_cluster: dict[str, str]) -> None:

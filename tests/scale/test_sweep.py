@@ -132,7 +132,7 @@ def test_a_unit_failing_past_its_retries_leaves_the_eval_partial_and_blocks(swep
         str(swept.policy),
         specs,
         shards=2,
-        store=work / "store",
+        store=str(work / "store"),
         cache_dir=work / "cache",
         plan_path=plan_path,
         eval_ids=["security"],

@@ -115,7 +115,7 @@ def run_eval(
     spec: EvalSpec,
     target: ModelTarget,
     *,
-    log_dir: Path,
+    log_dir: Path | str,
     rules: EvidenceRules,
     statistics: Statistics,
     task: Any | None = None,
@@ -126,6 +126,7 @@ def run_eval(
     previous: Any | None = None,
     metadata: dict[str, Any] | None = None,
     sample_ids: Sequence[str | int] | None = None,
+    stopping: Any | None = None,
 ) -> EvalEvidence:
     """Run one eval and grade it. `model`: an Inspect Model from `load_model` (else loaded
     from `target`); `task`: a Task object from `build_task` (else `spec.task` by name).
@@ -140,6 +141,9 @@ def run_eval(
     object. `metadata`: added to the Inspect log's eval metadata (the cache key).
     `sample_ids`: run only these samples of a Task object (one shard of a scaled-out run,
     `scalegate.scale`); the shard's log is graded only once merged with its siblings.
+    `stopping`: for a sequential run, an Inspect early-stopping manager used in place of the
+    run's own rule (a shard of a distributed run: the coordinator's rule stops it). `log_dir`:
+    a folder or an fsspec URL.
     """
     from inspect_ai import Task
     from inspect_ai import eval as inspect_eval
@@ -159,6 +163,8 @@ def run_eval(
             min_samples=plan["min_samples"],
             seed=plan["seed"],
         )
+        if stopping is not None:
+            task_obj.early_stopping = stopping
     elif statistics.sequential and stop_at:
         note = "sequential: no early stop, the task was not built as a Task object; every sample ran"
     base = _provenance(spec, target)

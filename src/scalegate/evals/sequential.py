@@ -316,6 +316,38 @@ def seeded_order(ids: Sequence[str | int | None], seed: int) -> list[int]:
     return keys
 
 
+def planned_order(ids: Sequence[str | int], epochs: int, seed: int) -> list[SampleKey]:
+    """The order the rule reads a run's outcomes in: epoch-major over the seeded order, as
+    `sequential_task` schedules them and `SequentialStopping.start_task` records them."""
+    order = seeded_order(list(ids), seed)
+    return [(ids[i], epoch) for epoch in range(1, epochs + 1) for i in order]
+
+
+def replay(
+    order: Sequence[SampleKey],
+    outcomes: dict[SampleKey, int | None],
+    stop_at: StopAt,
+    confidence: float,
+    *,
+    min_samples: int,
+    seed: int | None,
+    skipped: int,
+) -> dict[str, JsonValue]:
+    """The record `SequentialStopping` writes, computed afresh from a run's outcomes: the
+    rule's decision depends only on the outcomes along `order`, never on when each was
+    learned, so outcomes gathered from many workers give exactly the single process's stop.
+    `skipped`: samples the run did not start because the rule had stopped."""
+    manager = SequentialStopping(stop_at, confidence, min_samples=min_samples, seed=seed)
+    manager._order = list(order)
+    manager._position = {key: i for i, key in enumerate(order)}
+    manager._outcomes = {manager._position[k]: v for k, v in outcomes.items() if k in manager._position}
+    manager._started = manager._completed = len(outcomes)
+    manager._skipped = skipped
+    manager._advance()
+    manager._started_at_stop = None  # when the stop reached each worker is in its own log
+    return manager.summary()
+
+
 def sequential_task(task: Task, stop_at: StopAt, confidence: float, *, min_samples: int, seed: int) -> Task:
     """A shallow copy of `task` whose samples run in a seeded random order and which stops early.
 

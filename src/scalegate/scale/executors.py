@@ -1,7 +1,7 @@
 """Where units run. `local`: worker processes on this machine, a few at a time; `ray`: tasks
 on a Ray cluster, each with its unit's resource request. Each unit is retried up to a budget
 (a retry resumes the unit's interrupted log, so no finished sample runs twice). Every attempt
-is recorded (unit, attempt, node, exit status, error) in the store's `attempts.jsonl`:
+is recorded (unit, attempt, node, exit status, error) in `attempts.jsonl` beside the plan:
 infrastructure failures are provenance, since cluster configuration alone has moved
 published benchmark scores by points.
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from scalegate.errors import InputError
+from scalegate.scale.store import store_env
 from scalegate.scale.units import Unit, UnitPlan
 
 ATTEMPTS_FILE = "attempts.jsonl"
@@ -56,11 +57,11 @@ def unit_command(plan_path: Path, unit: Unit, attempt: int) -> list[str]:
 
 
 def _finish(
-    plan: UnitPlan, a: Attempt, attempts: list[Attempt], on_attempt: Callable[[Attempt], None] | None
+    plan_path: Path, a: Attempt, attempts: list[Attempt], on_attempt: Callable[[Attempt], None] | None
 ) -> None:
-    """Keep an attempt: in the list, in the store's attempts.jsonl, and shown."""
+    """Keep an attempt: in the list, in attempts.jsonl beside the plan, and shown."""
     attempts.append(a)
-    record = Path(plan.store) / ATTEMPTS_FILE
+    record = plan_path.parent / ATTEMPTS_FILE
     record.parent.mkdir(parents=True, exist_ok=True)
     with record.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(asdict(a)) + "\n")
@@ -71,6 +72,34 @@ def _finish(
 def _outcome(unit: Unit, attempt: int, node: str, returncode: int, stderr: str, seconds: float) -> Attempt:
     error = None if returncode == 0 else (stderr.strip()[-1000:] or f"exit {returncode}")
     return Attempt(unit.index, attempt, node, returncode, round(seconds, 3), error)
+
+
+def _each_unit(
+    plan: UnitPlan,
+    plan_path: Path,
+    workers: int,
+    retries: int,
+    on_attempt: Callable[[Attempt], None] | None,
+    attempt_once: Callable[[Unit, int], tuple[int, str]],
+) -> list[Attempt]:
+    """Every unit on `workers` threads, each attempt by `attempt_once(unit, attempt)` ->
+    (exit status, error text), a failed unit again up to `retries` more times."""
+    lock = threading.Lock()
+    attempts: list[Attempt] = []
+
+    def one(unit: Unit) -> None:
+        for attempt in range(1, retries + 2):
+            start = time.monotonic()
+            code, stderr = attempt_once(unit, attempt)
+            a = _outcome(unit, attempt, socket.gethostname(), code, stderr, time.monotonic() - start)
+            with lock:
+                _finish(plan_path, a, attempts, on_attempt)
+            if code == 0:
+                return
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(one, plan.units))
+    return attempts
 
 
 def run_local(
@@ -84,30 +113,59 @@ def run_local(
     """Run every unit in `workers` processes; a unit that fails is run again up to `retries`
     more times. Returns every attempt; a unit whose last attempt failed has no finished log,
     and its run's merge says so (the eval stays incomplete: fails closed)."""
-    lock = threading.Lock()
-    attempts: list[Attempt] = []
 
-    def one(unit: Unit) -> None:
-        for attempt in range(1, retries + 2):
-            start = time.monotonic()
-            res = subprocess.run(
-                unit_command(plan_path, unit, attempt),
-                capture_output=True,
-                text=True,
-                env={**os.environ, **(env or {})},
-                check=False,
-            )
-            a = _outcome(
-                unit, attempt, socket.gethostname(), res.returncode, res.stderr, time.monotonic() - start
-            )
-            with lock:
-                _finish(plan, a, attempts, on_attempt)
-            if res.returncode == 0:
-                return
+    def attempt_once(unit: Unit, attempt: int) -> tuple[int, str]:
+        res = subprocess.run(
+            unit_command(plan_path, unit, attempt),
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
+        return res.returncode, res.stderr
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(one, plan.units))
-    return attempts
+    return _each_unit(plan, plan_path, workers, retries, on_attempt, attempt_once)
+
+
+def run_forked(
+    plan: UnitPlan,
+    plan_path: Path,
+    workers: int,
+    retries: int,
+    on_attempt: Callable[[Attempt], None] | None = None,
+    env: dict[str, str] | None = None,
+) -> list[Attempt]:
+    """`run_local` with each attempt in a process forked from this one (a library call, POSIX
+    only): no interpreter starts per unit, and model APIs registered in this process (a custom
+    Inspect provider defined in a notebook or script) reach the workers. Fork before loading a
+    model here: a forked copy of a loaded GPU context does not work."""
+    import multiprocessing
+    import tempfile
+
+    ctx = multiprocessing.get_context("fork")
+
+    def attempt_once(unit: Unit, attempt: int) -> tuple[int, str]:
+        with tempfile.NamedTemporaryFile(prefix="scalegate-unit-", suffix=".err") as err:
+            proc = ctx.Process(target=_forked_unit, args=(str(plan_path), unit.index, attempt, err.name, env))
+            proc.start()
+            proc.join()
+            stderr = Path(err.name).read_text(encoding="utf-8", errors="replace")
+        return (proc.exitcode if proc.exitcode is not None else -1), stderr
+
+    return _each_unit(plan, plan_path, workers, retries, on_attempt, attempt_once)
+
+
+def _forked_unit(plan_path: str, index: int, attempt: int, err: str, env: dict[str, str] | None) -> None:
+    from scalegate.scale.units import read_plan
+    from scalegate.scale.worker import run_unit
+
+    os.environ.update(env or {})
+    try:
+        run_unit(read_plan(Path(plan_path)), index, attempt)
+    except BaseException as exc:
+        Path(err).write_text(f"{type(exc).__name__}: {exc}", encoding="utf-8")
+        os._exit(1)
+    os._exit(0)
 
 
 def run_ray(
@@ -121,8 +179,8 @@ def run_ray(
     """Run every unit as a Ray task on the cluster at `address`, with the unit's CPU and GPU
     request. A task lost with its worker or node (Ray raises) and a unit that exits non-zero
     are both failed attempts, submitted again up to `retries` times; the next attempt resumes
-    the unit's interrupted log. Workers must reach the plan, the store and the cache at the same
-    paths (a shared filesystem)."""
+    the unit's interrupted log. Workers must reach the plan and the checkpoints at the same paths
+    (a shared filesystem); an object store's settings (AWS_*, FSSPEC_*, ...) go with each task."""
     try:
         import ray
     except ImportError as exc:
@@ -139,8 +197,9 @@ def run_ray(
 
     def submit(unit: Unit, attempt: int) -> Any:
         options = {"num_cpus": unit.resources.get("cpus", 1.0), "num_gpus": unit.resources.get("gpus", 0.0)}
-        return work.options(**options).remote(unit_command(plan_path, unit, attempt), env or {})
+        return work.options(**options).remote(unit_command(plan_path, unit, attempt), extra)
 
+    extra = {**store_env(plan.store, dict(os.environ)), **(env or {})}
     attempts: list[Attempt] = []
     ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
     try:
@@ -158,7 +217,7 @@ def run_ray(
                     time.monotonic() - started,
                 )
             a = _outcome(unit, attempt, node, code, stderr, seconds)
-            _finish(plan, a, attempts, on_attempt)
+            _finish(plan_path, a, attempts, on_attempt)
             if code != 0 and attempt <= retries:
                 pending[submit(unit, attempt + 1)] = (unit, attempt + 1, time.monotonic())
     finally:
@@ -199,7 +258,7 @@ def run_slurm(
     authority, so no accounting database (`sacct` needs slurmdbd) is required."""
     if shutil.which("sbatch") is None or shutil.which("squeue") is None:
         raise InputError("--executor slurm needs Slurm's sbatch and squeue on PATH")
-    work = Path(plan.store) / "slurm"
+    work = plan_path.parent / "slurm"  # the exit records: beside the plan, which every node reads
     work.mkdir(parents=True, exist_ok=True)
     script = work / "unit.sh"
     script.write_text(
@@ -239,7 +298,7 @@ def run_slurm(
             failed = []
             for u in pending:
                 a = _slurm_attempt(work, u, attempt)
-                _finish(plan, a, attempts, on_attempt)
+                _finish(plan_path, a, attempts, on_attempt)
                 if a.returncode != 0:
                     failed.append(u)
             pending = failed
@@ -272,8 +331,8 @@ def _slurm_attempt(work: Path, unit: Unit, attempt: int) -> Attempt:
         return _outcome(unit, attempt, "?", -1, why, 0.0)
 
 
-def read_attempts(plan: UnitPlan) -> list[Attempt]:
-    path = Path(plan.store) / ATTEMPTS_FILE
+def read_attempts(plan_path: Path) -> list[Attempt]:
+    path = plan_path.parent / ATTEMPTS_FILE
     if not path.is_file():
         return []
     out = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scalegate.errors import InputError
+from scalegate.scale.store import is_url
 from scalegate.scale.units import UnitPlan
 
 INDEX_ENV = "JOB_COMPLETION_INDEX"
@@ -32,10 +33,22 @@ def job_manifest(
     parallelism: int | None = None,
     name: str = "scalegate-units",
     namespace: str | None = None,
+    env_secret: str | None = None,
 ) -> dict[str, Any]:
+    """`env_secret`: a Secret whose keys become each pod's environment (an object store's
+    endpoint and keys, e.g. AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); a
+    plan whose store is a URL needs one, since pods do not share the coordinator's."""
     if not plan.units:
         raise InputError("the plan has no units: everything is in the evidence cache already")
-    for what, path in (("plan", plan_path), ("store", Path(plan.store)), ("cache", Path(plan.cache_dir))):
+    if is_url(plan.store) and not env_secret:
+        raise InputError(
+            f"the plan's store is {plan.store}: pods need its endpoint and keys; name a Secret holding "
+            "them with --env-secret (kubectl create secret generic store-keys --from-env-file=...)"
+        )
+    shared = [("plan", plan_path), ("cache", Path(plan.cache_dir))]
+    if not is_url(plan.store):  # an object store is reached by URL, not through the volume
+        shared.append(("store", Path(plan.store)))
+    for what, path in shared:
         if not Path(path).resolve().is_relative_to(mount_path):
             raise InputError(
                 f"the {what} ({path}) is not under --mount-path {mount_path}: pods would not find it; "
@@ -56,6 +69,8 @@ def job_manifest(
         "resources": {"requests": requests, **({"limits": limits} if limits else {})},
         "volumeMounts": [{"name": "shared", "mountPath": str(mount_path)}],
     }
+    if env_secret:
+        container["envFrom"] = [{"secretRef": {"name": env_secret}}]
     n = len(plan.units)
     metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/name": "scalegate-unit"}}
     if namespace:

@@ -20,6 +20,8 @@ from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.runner import SCALE_OUT_METADATA
 from scalegate.policy.schema import Policy
 from scalegate.scale.executors import Attempt
+from scalegate.scale.stopping import merged_record
+from scalegate.scale.store import Store
 from scalegate.scale.units import UNIT_METADATA, Run, Unit, UnitPlan
 
 
@@ -39,12 +41,14 @@ def merge_run(
     from inspect_ai.log import read_eval_log, write_eval_log
 
     from scalegate.evals import cache as cache_mod
-    from scalegate.evals.runner import evidence_from_log
+    from scalegate.evals.runner import evidence_from_log, sequential_config
 
     problems: list[str] = []
     logs: list[tuple[Unit, Any]] = []
+    store = Store(plan.store)
     for u in units:
-        done = [f for f in cache_mod.logs_for_key(plan.unit_dir(u), u.key) if f.status == "success"]
+        local = store.local_copy(plan.unit_dir(u), work / "store")
+        done = [f for f in cache_mod.logs_for_key(local, u.key) if f.status == "success"]
         if not done:
             problems.append(f"unit {u.index} (shard {u.shard + 1} of {u.shards}) has no finished log")
             continue
@@ -73,7 +77,11 @@ def merge_run(
             "error": (a.error or "")[-300:],
         }
         tried.setdefault(a.unit, []).append(note)
+    config = sequential_config(run.task, run.statistics, policy.evidence, run.stop_at)
     merged = _merged_log(run, [log for _, log in logs], units, tried) if logs else None
+    if merged is not None and config is not None:
+        merged, wrong = _with_stopping_record(run, config, merged, [log for _, log in logs])
+        problems += wrong
     if merged is None:
         from scalegate.policy.base import EvidenceStatus
 
@@ -125,6 +133,13 @@ def _merged_log(run: Run, logs: list[Any], units: list[Unit], tried: dict[int, l
         key=lambda s: (order.get(str(s.id), len(order)), s.epoch),
     )
     base = logs[0]
+    epochs = base.eval.config.epochs or 1
+    assigned = {
+        log.eval.run_id: u.sample_ids
+        for u in units
+        for log in logs
+        if ((log.eval.metadata or {}).get(UNIT_METADATA) or {}).get("index") == u.index
+    }
     statuses = {str(log.status) for log in logs}
     meta = {k: v for k, v in (base.eval.metadata or {}).items() if k != UNIT_METADATA}
     meta[SCALE_OUT_METADATA] = {
@@ -133,6 +148,8 @@ def _merged_log(run: Run, logs: list[Any], units: list[Unit], tried: dict[int, l
                 **((log.eval.metadata or {}).get(UNIT_METADATA) or {}),
                 "run_id": log.eval.run_id,
                 "samples": len(log.samples or []),
+                # samples this unit did not run (a sequential run the coordinator stopped)
+                "skipped": max(0, len(assigned.get(log.eval.run_id, ())) * epochs - len(log.samples or [])),
             }
             for log in logs
         ],
@@ -155,6 +172,38 @@ def _merged_log(run: Run, logs: list[Any], units: list[Unit], tried: dict[int, l
     return base.model_copy(
         update={"eval": eval_spec, "samples": samples, "status": status, "results": None, "reductions": None}
     )
+
+
+def _with_stopping_record(
+    run: Run, config: dict[str, Any], merged: Any, logs: list[Any]
+) -> tuple[Any, list[str]]:
+    """A sequential run's merged log with the record the single process would have written
+    for the same outcomes (the rule replayed along its seeded order), and every shard's
+    early stops: grading then reads it exactly as it reads one process's log."""
+    from inspect_ai.log import EvalResults
+    from inspect_ai.util import EarlyStop, EarlyStoppingSummary
+
+    from scalegate.evals.sequential import MANAGER
+
+    recorded = {
+        (str(stop.id), stop.epoch): stop
+        for log in logs
+        if log.results is not None and log.results.early_stopping is not None
+        for stop in log.results.early_stopping.early_stops
+    }
+    epochs = merged.eval.config.epochs or 1
+    record, missing, problems = merged_record(run, config, list(merged.samples or []), epochs)
+    # a shard that skipped every sample writes no results, so no early stops: when the rule
+    # stopped, every sample that did not run lies past its prefix, and is a skip
+    why = "not started: the coordinator's confidence sequence had settled the run"
+    stops = [recorded.get((str(i), e)) or EarlyStop(id=i, epoch=e, reason=why) for i, e in missing]
+    summary = EarlyStoppingSummary(manager=MANAGER, early_stops=stops, metadata=record)
+    results = EvalResults(
+        total_samples=len(run.task.dataset) * epochs,
+        completed_samples=len(merged.samples or []),
+        early_stopping=summary,
+    )
+    return merged.model_copy(update={"results": results}), problems
 
 
 def _failed(ev: EvalEvidence, problems: list[str]) -> EvalEvidence:

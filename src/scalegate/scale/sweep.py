@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,9 @@ from scalegate.errors import InputError
 from scalegate.policy.loader import LoadedPolicy
 from scalegate.scale.executors import Attempt, run_local
 from scalegate.scale.merge import Merged, merge_run
-from scalegate.scale.units import CheckpointSpec, UnitPlan, checkpoint_runs
+from scalegate.scale.stopping import Watched, Watcher, watched
+from scalegate.scale.store import Store
+from scalegate.scale.units import CheckpointSpec, Run, UnitPlan, checkpoint_runs
 
 _STEP = re.compile(r"(\d+)$")
 #: an executor with its settings bound: (plan, plan path, on_attempt=, env=) -> every attempt
@@ -84,10 +87,12 @@ def run_sweep(
     record: Callable[[Any], str | None] | None = None,
     on_attempt: Callable[[Attempt], None] | None = None,
     env: dict[str, str] | None = None,
+    watch_seconds: float = 1.0,
 ) -> list[CheckpointResult]:
     """Run the plan's units (`execute`: an executor with its settings bound; default two local
     workers, two retries), merge, assess each checkpoint; `record` writes a result to the
-    ledger and returns its decision entry id (None: not recorded)."""
+    ledger and returns its decision entry id (None: not recorded). While the units run, the
+    coordinator's stopping rule watches every sequential run (every `watch_seconds`)."""
     from scalegate.assessment import run_assessment
     from scalegate.evals.cache import EvidenceCache
     from scalegate.evals.model_ref import target_for
@@ -95,8 +100,20 @@ def run_sweep(
 
     policy = loaded.policy
     execute = execute or functools.partial(run_local, workers=2, retries=2)
-    attempts = execute(plan, plan_path, on_attempt=on_attempt, env=env)
-    merged = _merge_all(plan, loaded, out_root / "merged", attempts)
+    runs = _runs(plan, loaded)
+    done = threading.Event()
+    watcher = Watcher(Store(plan.store), _watched(plan, loaded, runs), poll_seconds=watch_seconds)
+    watching = threading.Thread(target=watcher.run_until, args=(done,), name="scalegate-watcher", daemon=True)
+    watching.start()
+    try:
+        attempts = execute(plan, plan_path, on_attempt=on_attempt, env=env)
+    finally:
+        done.set()
+        watching.join()
+    merged = [
+        merge_run(plan, units, runs[k], policy, out_root / "merged", attempts)
+        for k, units in plan.runs().items()
+    ]
     _write_summary(out_root / "sweep.json", plan, attempts, merged)
     results = []
     for ci, cp in enumerate(plan.checkpoints):
@@ -124,17 +141,38 @@ def run_sweep(
     return results
 
 
-def _merge_all(plan: UnitPlan, loaded: LoadedPolicy, work: Path, attempts: list[Attempt]) -> list[Merged]:
-    by_run = plan.runs()
-    out = []
+def _runs(plan: UnitPlan, loaded: LoadedPolicy) -> dict[tuple[int, str], Run]:
+    """The run behind each (checkpoint, run id) the plan has units for, built as the planner did."""
+    wanted = plan.runs()
+    out = {}
     for ci, cp in enumerate(plan.checkpoints):
-        if not any(c == ci for c, _ in by_run):
-            continue
-        for run in checkpoint_runs(loaded.policy, cp, plan.eval_ids, plan.sample_limit):
-            units = by_run.get((ci, run.variant.run_id))
-            if units:
-                out.append(merge_run(plan, units, run, loaded.policy, work, attempts))
+        if any(c == ci for c, _ in wanted):
+            for run in checkpoint_runs(loaded.policy, cp, plan.eval_ids, plan.sample_limit):
+                if (ci, run.variant.run_id) in wanted:
+                    out[(ci, run.variant.run_id)] = run
+    missing = sorted(set(wanted) - set(out))
+    if missing:
+        raise InputError(f"the plan has units for runs this policy does not make: {missing[:3]}")
     return out
+
+
+def _watched(plan: UnitPlan, loaded: LoadedPolicy, runs: dict[tuple[int, str], Run]) -> list[Watched]:
+    """The sequential runs, for the coordinator's stopping rule (scale/stopping.py)."""
+    from scalegate.evals.runner import sequential_config
+
+    out = []
+    for k, units in plan.runs().items():
+        run = runs[k]
+        config = sequential_config(run.task, run.statistics, loaded.policy.evidence, run.stop_at)
+        if config is not None:
+            epochs = _epochs(run.task)
+            out.append(watched(units[0].key, [plan.unit_dir(u) for u in units], run, config, epochs))
+    return out
+
+
+def _epochs(task: Any) -> int:
+    epochs = getattr(task, "epochs", None)
+    return int(getattr(epochs, "epochs", epochs) or 1)
 
 
 def _write_summary(path: Path, plan: UnitPlan, attempts: list[Attempt], merged: list[Merged]) -> None:

@@ -7,11 +7,11 @@ worker, so the merged shards stand for the run in the cache exactly as one proce
 would, and `scalegate assess` then grades them by the one path every assessment takes.
 
 Shards are fixed by a seeded order of the task's sample ids (`shard_of`): the union of the
-shards is the single-process sample set and no sample is in two. Two kinds of run are not
-sharded, each recorded with the reason: a run with sequential testing on (a shard's stopping
-rule would see only its own samples; distributed stopping is the coordinator's job, not
-built yet), and a task Inspect resolves by name (scalegate cannot list or key its samples
-before it runs: it stays with the coordinator's `assess`, as today).
+shards is the single-process sample set and no sample is in two. A run with sequential
+testing on is sharded round-robin along the order its stopping rule reads, and stopped by the
+coordinator (scale/stopping.py), never by a shard's own rule, which would see only its own
+samples. A task Inspect resolves by name is not sharded, with the reason recorded (scalegate
+cannot list or key its samples before it runs: it stays with the coordinator's `assess`).
 
 Inspect's own split protocol (`INSPECT_EVAL_SET_CAPTURE` / `INSPECT_EVAL_SET_SELECTION`)
 selects whole tasks of an eval set; scalegate's units are sample shards of one task, so
@@ -81,13 +81,14 @@ class UnitPlan(BaseModel):
     sample_limit: int | None = None
     shards: int
     seed: int
-    store: str  # where workers write logs: a shared folder (object stores: not yet)
+    store: str  # where workers write logs: a shared folder or an fsspec URL (scale/store.py)
     cache_dir: str
     units: list[Unit]
     kept: list[Kept] = Field(default_factory=list)
 
-    def unit_dir(self, unit: Unit) -> Path:
-        return Path(self.store) / f"unit-{unit.index:05d}"
+    def unit_dir(self, unit: Unit) -> str:
+        """The unit's folder in the store (relative: `Store.url` makes it a path or URL)."""
+        return f"unit-{unit.index:05d}"
 
     def runs(self) -> dict[tuple[int, str], list[Unit]]:
         """The units of each (checkpoint, run), in shard order."""
@@ -103,6 +104,15 @@ def shard_of(ids: list[str | int], seed: int, shards: int) -> list[list[str | in
     ordered = sorted(ids, key=lambda i: (str(type(i).__name__), str(i)))
     random.Random(seed).shuffle(ordered)
     return [ordered[k::shards] for k in range(shards)]
+
+
+def along_order(ids: list[str | int], seed: int, shards: int) -> list[list[str | int]]:
+    """A sequential run's shards: round-robin along the order its stopping rule reads
+    (`sequential.seeded_order`), so the workers fill that order's prefix together."""
+    from scalegate.evals.sequential import seeded_order
+
+    order = seeded_order(ids, seed)
+    return [[ids[i] for i in order[k::shards]] for k in range(shards)]
 
 
 def resources(model: str, gpus: float | None = None) -> dict[str, float]:
@@ -158,7 +168,7 @@ def make_unit_plan(
     checkpoints: list[CheckpointSpec],
     *,
     shards: int,
-    store: Path,
+    store: str,
     cache_dir: Path,
     plan_path: Path,
     eval_ids: list[str] | None = None,
@@ -189,10 +199,13 @@ def make_unit_plan(
             if cache.lookup(run.key, max_days).entry is not None:
                 kept.append(Kept(checkpoint=ci, run_id=run_id, why="in the evidence cache"))
                 continue
-            k = shards
-            if sequential_config(run.task, run.statistics, policy.evidence, run.stop_at) is not None:
-                k = 1  # a shard's own stopping rule would see a fraction of the evidence
-            for shard, part in enumerate(shard_of([s.id for s in run.task.dataset], seed, k)):
+            ids = [s.id for s in run.task.dataset]
+            config = sequential_config(run.task, run.statistics, policy.evidence, run.stop_at)
+            if config is None:
+                parts = shard_of(ids, seed, shards)
+            else:
+                parts = along_order(ids, config["seed"], shards)
+            for shard, part in enumerate(parts):
                 index = len(units)
                 units.append(
                     Unit(
@@ -201,7 +214,7 @@ def make_unit_plan(
                         eval_id=run.variant.eval_id,
                         run_id=run_id,
                         shard=shard,
-                        shards=k,
+                        shards=shards,
                         key=run.key.digest,
                         sample_ids=part,
                         resources=resources(run.target.inspect_model, gpus),
@@ -216,7 +229,7 @@ def make_unit_plan(
         sample_limit=sample_limit,
         shards=shards,
         seed=seed,
-        store=str(store),
+        store=store,
         cache_dir=str(cache_dir),
         units=units,
         kept=kept,

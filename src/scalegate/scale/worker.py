@@ -1,7 +1,8 @@
 """`scalegate unit run PLAN INDEX`: one unit, anywhere the plan's store and cache are reached.
 
-A worker writes only an Inspect log (into the unit's folder of the store), never evidence or
-the ledger: the coordinator is their single writer. It rebuilds the run as the planner did and
+A worker writes only into the store (scale/store.py: a shared folder or an object store): its
+unit's Inspect log and, for a sequential run, each sample's outcome; never evidence or the
+ledger: the coordinator is their single writer. It rebuilds the run as the planner did and
 refuses to run when its cache key differs (another dataset, package version or model: its
 log would not stand for the run). A unit's folder holding an interrupted log of the same key
 (a killed worker) is resumed: Inspect reruns only the samples that did not complete.
@@ -16,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from scalegate.errors import InputError
+from scalegate.scale.stopping import SharedStop
+from scalegate.scale.store import Store
 from scalegate.scale.units import UNIT_METADATA, UnitPlan, checkpoint_runs
 
 
-def run_unit(plan: UnitPlan, index: int, attempt: int = 1) -> Path:
-    """Run one unit; the path of its finished log. A unit whose finished log is already in its
+def run_unit(plan: UnitPlan, index: int, attempt: int = 1) -> str:
+    """Run one unit; the path or URL of its finished log. A unit whose finished log is already in its
     folder (a retry after the run had ended) runs nothing."""
     from scalegate.evals import cache as cache_mod
-    from scalegate.evals.runner import run_eval
+    from scalegate.evals.runner import run_eval, sequential_config
     from scalegate.policy.loader import load_policy
 
     if not 0 <= index < len(plan.units):
@@ -49,11 +52,8 @@ def run_unit(plan: UnitPlan, index: int, attempt: int = 1) -> Path:
             "the run. Plan again where the workers run, or align their environment"
         )
     run = runs[0]
-    log_dir = plan.unit_dir(unit)
-    found = cache_mod.logs_for_key(log_dir, unit.key)
-    done = [f for f in found if f.status == "success"]
-    if done:
-        return done[0].path
+    store = Store(plan.store)
+    rel = plan.unit_dir(unit)
     meta: dict[str, Any] = {
         cache_mod.KEY_METADATA: unit.key,
         UNIT_METADATA: {
@@ -65,14 +65,19 @@ def run_unit(plan: UnitPlan, index: int, attempt: int = 1) -> Path:
             "pid": os.getpid(),
         },
     }
+    sequential = sequential_config(run.task, run.statistics, policy.evidence, run.stop_at) is not None
     with tempfile.TemporaryDirectory(prefix="scalegate-unit-") as scratch:
+        found = cache_mod.logs_for_key(store.local_copy(rel, Path(scratch) / "store"), unit.key)
+        done = [f for f in found if f.status == "success"]
+        if done:
+            return store.url(rel, done[0].path.name)
         unfinished = [f for f in found if f.status != "success"]
         best = cache_mod.best_previous(unfinished, Path(scratch)) if unfinished else None
         ev = run_eval(
             unit.run_id,
             run.variant.spec,
             run.target,
-            log_dir=log_dir,
+            log_dir=store.url(rel),
             rules=policy.evidence,
             statistics=run.statistics,
             task=run.task,
@@ -81,7 +86,8 @@ def run_unit(plan: UnitPlan, index: int, attempt: int = 1) -> Path:
             previous=best[0] if best is not None else None,
             metadata=meta,
             sample_ids=unit.sample_ids,
+            stopping=SharedStop(store, rel, unit.key) if sequential else None,
         )
     if ev.log_path is None or ev.provenance is None:
         raise RuntimeError(f"unit {index} ({unit.run_id}): the run wrote no log: {ev.message}")
-    return Path(ev.log_path)
+    return ev.log_path
