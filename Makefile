@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.scalegate-installed
 
-.PHONY: install demo test lint fuzz bench bench-ledger bench-serve bench-sequential bench-soundness bench-scale clean
+.PHONY: install demo test lint fuzz bench bench-ledger bench-serve bench-sequential bench-soundness bench-scale bench-relative clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,9 @@ bench-soundness: install
 
 bench-scale: install
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench_scale.py
+
+bench-relative: install
+	$(BIN)/python benchmarks/bench_relative.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache scalegate-results

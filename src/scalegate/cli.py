@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from scalegate import cli_export, cli_report, cli_scale, cli_serve
+from scalegate import cli_export, cli_relative, cli_report, cli_scale, cli_serve
 from scalegate import cli_ledger as ledger_cli
 from scalegate.errors import InputError, ScalegateError
 
@@ -61,6 +61,7 @@ app.add_typer(cli_export.export_app, name="export")
 app.command("plan")(cli_scale.plan_cmd)
 app.command("sweep")(cli_scale.sweep_cmd)
 app.add_typer(cli_scale.unit_app, name="unit")
+app.command("compare-models")(cli_relative.compare_models_cmd)
 
 
 def _e(value: object) -> str:

@@ -2,11 +2,11 @@
 scale-out benchmark.
 
 Importing this module registers the `simulated` model API: `simulated/p=0.7` (optionally
-`simulated/p=0.7,seed=3`, with `&delay=0.2` seconds per call, `&connections=4` calls at once)
-answers each of scalegate's modular-arithmetic questions correctly with probability p, decided
-once per sample id by a seeded hash, so a run is reproducible and the whole Inspect path
-(solver, generate, parsing, scorer, early stopping, log) is exercised. It reads the question
-from the prompt, as a real model would: it never sees the target.
+`simulated/p=0.7,seed=3`, or with `&delay=0.2` seconds per call, asynchronously) answers
+each of scalegate's modular-arithmetic questions correctly with probability p, decided once
+per sample id by a seeded hash, so a run is reproducible and the whole Inspect path (solver,
+generate, parsing, scorer, early stopping, log) is exercised. It reads the question from the
+prompt, as a real model would: it never sees the target.
 """
 
 from __future__ import annotations
@@ -58,11 +58,6 @@ class SimulatedAPI(ModelAPI):
         super().__init__(model_name, base_url, api_key, [], config)
         self.p, self.seed = parse_name(model_name)
         self.delay = parse_delay(model_name)
-        self.connections = int(_params(model_name).get("connections", 0))
-
-    def max_connections(self) -> int:
-        """`connections=K`: at most K calls at once per process (a rate-limited endpoint)."""
-        return self.connections or super().max_connections()
 
     async def generate(
         self,

@@ -303,7 +303,7 @@ def evidence_from_log(
     listed = planned  # what the run set out to score; `planned` becomes what grading expects
     record = sequential.record_from_log(log)
     cluster = spec.cluster or statistics.cluster
-    observations = [_observe(s, cluster) for s in samples]
+    observations = [observe_sample(s, cluster) for s in samples]
     ran = {o.sample_id for o in observations if not o.error and o.value is not None}
     problem = None
     if record is not None:
@@ -389,7 +389,7 @@ def _temperature(log: Any) -> float:
     return 0.0
 
 
-def _observe(sample: Any, cluster: str | None) -> grading.Observation:
+def observe_sample(sample: Any, cluster: str | None) -> grading.Observation:
     """One (sample, epoch) of an Inspect log: its first score read through grading.observe."""
     value: int | None = None
     error, unparsed, choice = sample.error is not None, False, None

@@ -1,0 +1,113 @@
+"""`scalegate compare-models`: a model's assessment against a reference's, eval by eval, as a
+paired non-inferiority table (scalegate.relative)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from scalegate.errors import InputError
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _folder(path: Path, role: str) -> Path:
+    if not (path / "assessment.json").is_file() or not (path / "evidence").is_dir():
+        raise InputError(
+            f"{role} {path}: not an assessment folder (no assessment.json and evidence/); give the "
+            "folder `scalegate assess --out` wrote"
+        )
+    return path
+
+
+def compare_models_cmd(
+    model: Annotated[Path, typer.Argument(help="The model's assessment folder.", show_default=False)],
+    reference: Annotated[
+        Path, typer.Argument(help="The reference model's assessment folder.", show_default=False)
+    ],
+    margin: Annotated[
+        float,
+        typer.Option(
+            help="How far above the reference the model may score and still count as not higher "
+            "(accuracy points as a fraction: 0.02 is two points).",
+        ),
+    ],
+    evals: Annotated[
+        list[str] | None,
+        typer.Option("--eval", help="Only this eval (repeatable; default: every eval both assessed)."),
+    ] = None,
+    confidence: Annotated[
+        float | None,
+        typer.Option(
+            help="Two-sided confidence; each claim reads a one-sided bound at (1 - c) / 2 (default: "
+            "the model's policy's statistics.confidence).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+) -> None:
+    """Is the model no more capable than the reference, within a margin, on every eval? Each
+    eval's difference in accuracy is paired when both runs scored the same questions (matched
+    by sample id on the same dataset; Tango's interval, cluster-robust when the eval declares
+    clusters), else unpaired (Newcombe's, wider, and said so). The claim holds only when every
+    eval shows `not_higher`; evidence that is not ok, a different instrument or a sequentially
+    stopped run leaves an eval unreadable and the claim unsupported.
+
+    Example:
+
+      scalegate compare-models results/ckpt-2000 results/ckpt-1000 --margin 0.02
+    """
+    import math
+
+    from scalegate.policy import load_policy
+    from scalegate.relative import compare, evidence_of
+
+    if not (math.isfinite(margin) and -1 < margin < 1):
+        raise InputError(f"--margin {margin:g}: a difference of accuracies lies in (-1, 1)")
+    mine = evidence_of(_folder(model, "MODEL"))
+    theirs = evidence_of(_folder(reference, "REFERENCE"))
+    policy = load_policy(str(model / "policy.yaml")).policy if (model / "policy.yaml").is_file() else None
+    if confidence is None:
+        confidence = policy.statistics.confidence if policy is not None else 0.95
+    if not 0 < confidence < 1:
+        raise InputError(f"--confidence {confidence:g}: it lies in (0, 1)")
+    ids = evals or sorted(set(mine) & set(theirs))
+    if not ids:
+        raise InputError("the two assessments have no eval in common; name evals with --eval")
+    clusters = (
+        {e: (s.cluster or policy.statistics.cluster) for e, s in policy.evals.items()} if policy else None
+    )
+    result = compare(mine, theirs, ids, margin, confidence, clusters)
+    if as_json:
+        out.print_json(json.dumps(result.model_dump(mode="json")))
+        return
+    table = Table(title=f"{escape(str(model))} against {escape(str(reference))}, margin {margin:+g}")
+    for col in ("eval", "model", "reference", "difference", "interval", "how", "reading"):
+        table.add_column(col)
+    for e in result.evals:
+        d = e.difference
+        how = (
+            "-" if d is None else (f"paired, n={d.n}" if d.paired else f"unpaired, {d.n} vs {d.n_reference}")
+        )
+        table.add_row(
+            e.eval_id,
+            "-" if e.model_accuracy is None else f"{e.model_accuracy:.3f}",
+            "-" if e.reference_accuracy is None else f"{e.reference_accuracy:.3f}",
+            "-" if d is None else f"{d.value:+.3f}",
+            "-" if d is None else f"[{d.low:+.3f}, {d.high:+.3f}]",
+            how,
+            f"{e.relation}" + (f" ({escape(e.reason)})" if e.reason else ""),
+        )
+    out.print(table)
+    verdict = "[green]holds[/]" if result.holds else "[red]not supported[/]"
+    out.print(
+        f"not higher than the reference by more than {margin:g} on every eval: {verdict} "
+        f"(one-sided level {(1 - confidence) / 2:g} per eval; an intersection-union test needs no "
+        "multiplicity correction)"
+    )

@@ -1,0 +1,124 @@
+"""`scalegate compare-models` on real assessments of a tiny Llama: paired where the runs
+scored the same questions, unpaired (and said so) where they did not, and unsupported where
+the reference's evidence is gone or measured something else."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli, write_policy
+
+pytestmark = pytest.mark.slow
+
+POLICY = """
+scalegate: 1
+policy: {name: relative test, version: "1"}
+levels: [low, high]
+evidence: {min_samples: 10}
+evals:
+  geo:
+    task: scalegate/mmlu_proxy
+    args: {subjects: [high school geography, marketing], limit: 120, seed: 7}
+domains:
+  cyber:
+    title: Cyber
+    thresholds:
+      high: {description: test threshold, when: {eval: geo, at_least: 0.9}}
+responses:
+  - id: fail-closed
+    if: {evidence: [missing, error, cancelled, partial, unreliable, insufficient, stale, mismatch]}
+    block: [continue_training, internal_deployment, external_deployment, open_weights]
+"""
+
+
+@pytest.fixture(scope="module")
+def assessed(tiny_llama: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """The same checkpoint assessed twice (two runs, the same answers) and once on fewer samples."""
+    root = tmp_path_factory.mktemp("relative")
+    policy = write_policy(root / "policy.yaml", POLICY)
+    folders = []
+    for name, extra in (("a", []), ("b", []), ("short", ["--limit", "60"])):
+        res = run_cli(
+            "assess",
+            "--policy",
+            str(policy),
+            "--model",
+            f"hf/{tiny_llama}",
+            "--no-cache",
+            "--no-ledger",
+            "--out",
+            str(root / name),
+            *extra,
+            cwd=root,
+            env={"HF_HUB_OFFLINE": "1"},
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+        folders.append(root / name)
+    return folders[0], folders[1], folders[2]
+
+
+def _compare(a: Path, b: Path, *args: str) -> dict:
+    res = run_cli("compare-models", str(a), str(b), *args, "--json", cwd=a.parent)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout)
+
+
+def test_the_same_answers_are_paired_and_not_higher(assessed: tuple[Path, Path, Path]) -> None:
+    a, b, _ = assessed
+    result = _compare(a, b, "--margin", "0.05")
+    (geo,) = result["evals"]
+    d = geo["difference"]
+    assert d["paired"] and d["method"] == "tango" and d["n"] == 120 and d["value"] == 0
+    assert d["low"] < 0 < d["high"] < 0.05 and geo["relation"] == "not_higher" and result["holds"]
+    # the same data cannot show "not higher at all": the upper bound is above 0
+    assert not _compare(a, b, "--margin", "0")["holds"]
+    # nor survive a margin 30 points below the reference: it reads `higher`
+    low = _compare(a, b, "--margin", "-0.3")
+    assert low["evals"][0]["relation"] == "higher" and not low["holds"]
+
+
+def test_without_per_sample_logs_it_falls_back_to_unpaired_and_says_so(
+    assessed: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    a, b, short = assessed
+    moved = tmp_path / "moved"
+    shutil.copytree(b, moved)
+    record = json.loads((moved / "evidence" / "geo.json").read_text())
+    record["log_path"] = str(tmp_path / "gone.eval")  # the log was moved away
+    (moved / "evidence" / "geo.json").write_text(json.dumps(record))
+    (geo,) = _compare(a, moved, "--margin", "0.05")["evals"]
+    assert geo["difference"]["paired"] is False and geo["difference"]["method"] == "newcombe"
+    assert geo["reason"].startswith("unpaired: no per-sample log")
+    paired = _compare(a, short, "--margin", "0.05")["evals"][0]
+    # a run on fewer samples has another dataset hash: another instrument, not a sample of it
+    assert paired["relation"] == "inconclusive" and "dataset_sha256 differs" in paired["reason"]
+    both = _compare(a, b, "--margin", "0.05")["evals"][0]["difference"]
+    assert geo["difference"]["high"] - geo["difference"]["low"] > both["high"] - both["low"]
+
+
+def test_a_missing_or_foreign_reference_leaves_the_claim_unsupported(
+    assessed: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    a, b, _ = assessed
+    gone = tmp_path / "gone"
+    shutil.copytree(b, gone)
+    (gone / "evidence" / "geo.json").unlink()
+    result = _compare(a, gone, "--margin", "0.5", "--eval", "geo")
+    assert not result["holds"] and "has no evidence" in result["evals"][0]["reason"]
+    foreign = tmp_path / "foreign"
+    shutil.copytree(b, foreign)
+    record = json.loads((foreign / "evidence" / "geo.json").read_text())
+    record["provenance"]["dataset_sha256"] = "0" * 64
+    (foreign / "evidence" / "geo.json").write_text(json.dumps(record))
+    result = _compare(a, foreign, "--margin", "0.5")
+    assert not result["holds"] and "dataset_sha256 differs" in result["evals"][0]["reason"]
+    table = run_cli("compare-models", str(a), str(b), "--margin", "0.05", cwd=tmp_path)
+    assert table.returncode == 0 and "holds" in table.stdout and "paired, n=120" in table.stdout
+    bad = run_cli("compare-models", str(a), str(tmp_path), "--margin", "0.05", cwd=tmp_path)
+    assert bad.returncode == 2 and "not an assessment folder" in bad.stderr
+    wide = run_cli("compare-models", str(a), str(b), "--margin", "2", cwd=tmp_path)
+    assert wide.returncode == 2 and "--margin" in wide.stderr
