@@ -2,8 +2,9 @@
 measures coordination (plans, units, logs, merge, stopping), not arithmetic.
 
 The model is the simulated Inspect API of tests/evals/simulated_provider.py: each call waits a
-fixed delay (asyncio, so calls overlap), at most `connections` calls at once per worker, and it
-answers scalegate's modular-arithmetic questions correctly with a known probability. Units
+fixed delay (asyncio, so calls overlap), Inspect runs 4 calls at once per worker (its
+`max_connections`, fixed: by default it adapts), and the model answers scalegate's
+modular-arithmetic questions correctly with a known probability. Units
 run through `run_forked` (processes forked from this one, the model API registered here); the
 cold start of a real `scalegate unit run` process is measured separately.
 
@@ -18,7 +19,7 @@ cold start of a real `scalegate unit run` process is measured separately.
 
 Results: a markdown table on stdout and benchmarks/results/scale.json.
 
-    python benchmarks/bench_scale.py [--reps 5] [--delay 0.5] [--quick]
+    python benchmarks/bench_scale.py [--reps 5] [--delay 2] [--quick]   (about 17 minutes)
 """
 
 from __future__ import annotations
@@ -124,13 +125,14 @@ def _sweep(folder: Path, stats: str, modulus: int, model: str, shards: int, work
 
 
 def efficiency(root: Path, delay: float, modulus: int, ks: list[int]) -> list[dict[str, Any]]:
-    model = f"simulated/p=0.3&delay={delay}&connections=4"
+    model = f"simulated/p=0.3&delay={delay}"
     rows = []
     for k in ks:
         r = _sweep(root / f"eff-{k}", FIXED, modulus, model, shards=k, workers=k)
         assert r["status"] == "ok" and r["n_run"] == modulus**2, r
         rows.append({"workers": k, **r})
-        print(f"  {k} worker(s): {r['wall_s']:.1f} s", file=sys.stderr)
+        part = f"execute {r['execute_s']:.1f} s, coordinator {r['coordinator_s']:.1f} s"
+        print(f"  {k} worker(s): {r['wall_s']:.1f} s ({part})", file=sys.stderr)
     base = rows[0]["wall_s"]
     for row in rows:
         row["speedup"] = base / row["wall_s"]
@@ -145,7 +147,7 @@ def sequential(root: Path, delay: float, reps: int, p: float) -> dict[str, Any]:
     modulus, n = 20, 400
     rows = []
     for seed in range(reps):
-        model = f"simulated/p={p}&seed={seed}&delay={delay}&connections=4"
+        model = f"simulated/p={p}&seed={seed}&delay={delay}"
         dist = _sweep(root / f"seq-{seed}", SEQUENTIAL, modulus, model, shards=4, workers=4)
         _, loaded = _policy(root / f"seq-{seed}", SEQUENTIAL, modulus)
         (run,) = checkpoint_runs(loaded.policy, CheckpointSpec(model=model, label="one"), None, None)
@@ -194,8 +196,10 @@ def sequential(root: Path, delay: float, reps: int, p: float) -> dict[str, Any]:
 
 def cold_start(root: Path, reps: int = 3) -> float:
     """Median seconds of a real `scalegate unit run` process on a one-sample unit (mockllm)."""
+    from scalegate.evals import runner
     from scalegate.scale.units import CheckpointSpec, make_unit_plan
 
+    runner.GENERATE_CONFIG.pop("max_connections", None)  # planned as a fresh process plans
     folder = root / "cold"
     folder.mkdir()
     policy, loaded = _policy(folder, FIXED, 4)
@@ -224,21 +228,40 @@ def cold_start(root: Path, reps: int = 3) -> float:
     return statistics.median(times)
 
 
+def overhead(eff: list[dict[str, Any]]) -> dict[str, float]:
+    """The coordinator's time (plan, merge, assess) per sweep, and per unit at the most units."""
+    most = max(eff, key=lambda r: r["units"])
+    return {
+        "coordinator_s_per_sweep": statistics.fmean(r["coordinator_s"] for r in eff),
+        "coordinator_s_per_unit_at_most_units": most["coordinator_s"] / most["units"],
+    }
+
+
+def fixed_concurrency(connections: int) -> None:
+    """Inspect's concurrency fixed at `connections` calls (and samples) per worker, as for a
+    rate-limited API: by default Inspect adapts it, so one worker would not be latency-bound.
+    Set before the workers fork, so each inherits it."""
+    from scalegate.evals import runner
+
+    runner.GENERATE_CONFIG["max_connections"] = connections
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--reps", type=int, default=5, help="seeded model draws for the sequential part")
-    parser.add_argument("--delay", type=float, default=0.5, help="seconds per model call")
+    parser.add_argument("--delay", type=float, default=2.0, help="seconds per model call (efficiency)")
     parser.add_argument("--quick", action="store_true", help="a small smoke run (not for the docs)")
     args = parser.parse_args()
     modulus, ks = (12, [1, 2]) if args.quick else (30, [1, 2, 4, 8])
+    fixed_concurrency(4)
     with tempfile.TemporaryDirectory(prefix="scalegate-bench-scale-") as tmp:
         root = Path(tmp)
         print("efficiency:", file=sys.stderr)
         eff = efficiency(root, args.delay, modulus, ks)
         print("sequential:", file=sys.stderr)
-        seq = sequential(root, args.delay / 2, 2 if args.quick else args.reps, p=0.3)
+        seq = sequential(root, 0.25, 2 if args.quick else args.reps, p=0.3)
         cold = cold_start(root, 1 if args.quick else 3)
     result = {
         "benchmark": "scale",
@@ -252,10 +275,7 @@ def main() -> None:
         "model": {"delay_s": args.delay, "connections_per_worker": 4, "samples": modulus**2},
         "efficiency": eff,
         "sequential": seq,
-        "overhead": {
-            "coordinator_s_per_unit": statistics.fmean(r["coordinator_s"] / r["units"] for r in eff),
-            "unit_process_cold_start_s": cold,
-        },
+        "overhead": {**overhead(eff), "unit_process_cold_start_s": cold},
     }
     if not args.quick:
         OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -271,8 +291,9 @@ def main() -> None:
     )
     o = result["overhead"]
     print(
-        f"coordinator {o['coordinator_s_per_unit']:.2f} s per unit; a `scalegate unit run` process "
-        f"starts in {o['unit_process_cold_start_s']:.1f} s"
+        f"coordinator {o['coordinator_s_per_sweep']:.1f} s per sweep "
+        f"({o['coordinator_s_per_unit_at_most_units']:.2f} s per unit at the most units); "
+        f"a `scalegate unit run` process starts in {o['unit_process_cold_start_s']:.1f} s"
     )
 
 

@@ -91,6 +91,9 @@ def test_piped_tables_keep_every_identifier_whole(official: tuple[Built, Path]) 
     assert status.returncode == 0, status.stderr
     for action, d in decision.payload["decision"]["actions"].items():
         assert f"action: {action}" in status.stdout and f"decision: {d['status']}" in status.stdout
+    newest = [e for e in b.entries() if e.kind == "decision"][-1]
+    plain = run_cli("ledger", "status", cwd=folder)  # no id: the newest decision
+    assert plain.returncode == 0 and newest.entry_id in plain.stdout, plain.stderr
 
 
 def test_run_cli_pipes_at_80_columns() -> None:

@@ -222,11 +222,22 @@ def head(db: DbOpt = None) -> None:
 
 
 @ledger_app.command("status")
-def status(decision_id: str, db: DbOpt = None) -> None:
+def status(
+    decision_id: Annotated[
+        str | None,
+        typer.Argument(help="Decision entry id (or a unique prefix); default: the newest decision."),
+    ] = None,
+    db: DbOpt = None,
+) -> None:
     """Where each action of a decision stands: sign-offs so far, overrides, effective status."""
     from scalegate.ledger.workflow import action_status
 
     ledger = open_ledger(db, read_only=True)
+    if decision_id is None:
+        newest = next((e for e in reversed(ledger.entries()) if e.kind == "decision"), None)
+        if newest is None:
+            raise InputError("the ledger holds no decision yet: `scalegate assess` records one")
+        decision_id = newest.entry_id
     print_override_flags(ledger)
     rows = [
         [

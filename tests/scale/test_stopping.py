@@ -9,6 +9,7 @@ import functools
 import json
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -106,6 +107,44 @@ def test_the_watcher_stops_where_one_process_stops(
                 assert marker is not None and json.loads(marker)["n"] == stop_n
             else:
                 assert marker is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.sampled_from([0, 1]), min_size=1, max_size=80),
+    lost=st.sets(st.integers(0, 79)),
+)
+def test_losing_samples_never_gives_a_stop_the_full_run_would_not(values: list[int], lost: set[int]) -> None:
+    """Merged logs missing any samples (a lost shard, a skipped sample): either the replayed
+    rule stops exactly where it stops on every sample, with every missing sample past that
+    stop, or the merge names a problem (the run is incomplete); never another stop."""
+    from scalegate.scale.stopping import merged_record
+
+    run = SimpleNamespace(
+        task=SimpleNamespace(dataset=[SimpleNamespace(id=f"s{i}") for i in range(len(values))])
+    )
+
+    class Score:
+        def __init__(self, v: int) -> None:
+            self.value = "C" if v else "I"
+
+    def sample(i: int) -> Any:
+        return SimpleNamespace(id=f"s{i}", epoch=1, error=None, scores={"s": Score(values[i])})
+
+    config = {"stop_at": STOP_AT, "confidence": 0.95, "min_samples": 5, "seed": 3}
+    full, _, _ = merged_record(run, config, [sample(i) for i in range(len(values))], 1)
+    kept = [sample(i) for i in range(len(values)) if i not in lost]
+    record, missing, problems = merged_record(run, config, kept, 1)
+    if problems:
+        assert record["stopped_at"] is None
+        return
+    if missing:
+        assert record["stopped_at"] == full["stopped_at"] is not None
+        assert record["used"] == full["used"] and record["successes"] == full["successes"]
+        used = {u[0] for u in record["used"]}
+        assert not used & {key[0] for key in missing}  # nothing missing lies inside the prefix
+    else:
+        assert record == full
 
 
 # --- end to end: forked workers on a latency-bound model ----------------------------------------
