@@ -122,3 +122,17 @@ def test_a_missing_or_foreign_reference_leaves_the_claim_unsupported(
     assert bad.returncode == 2 and "not an assessment folder" in bad.stderr
     wide = run_cli("compare-models", str(a), str(b), "--margin", "2", cwd=tmp_path)
     assert wide.returncode == 2 and "--margin" in wide.stderr
+
+
+def test_relative_n_tells_a_policy_author_what_a_margin_costs(tmp_path: Path) -> None:
+    from scalegate.evals.paired import planned_pairs, planned_unpaired
+
+    res = run_cli("relative-n", "--margin", "0.03", "--accuracy", "0.6", "--correlation", "0.5", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert f"{planned_pairs(0.6, 0.6, 0.5, 0.03, 0.025):,} questions" in res.stdout
+    assert f"{planned_unpaired(0.6, 0.6, 0.03, 0.025):,} questions per model" in res.stdout
+    assert "pairing needs 50% fewer" in res.stdout
+    beyond = run_cli(
+        "relative-n", "--margin", "0.03", "--accuracy", "0.7", "--reference-accuracy", "0.6", cwd=tmp_path
+    )
+    assert beyond.returncode == 2 and "not below the margin" in beyond.stderr

@@ -62,6 +62,7 @@ app.command("plan")(cli_scale.plan_cmd)
 app.command("sweep")(cli_scale.sweep_cmd)
 app.add_typer(cli_scale.unit_app, name="unit")
 app.command("compare-models")(cli_relative.compare_models_cmd)
+app.command("relative-n")(cli_relative.relative_n_cmd)
 
 
 def _e(value: object) -> str:

@@ -111,3 +111,51 @@ def compare_models_cmd(
         f"(one-sided level {(1 - confidence) / 2:g} per eval; an intersection-union test needs no "
         "multiplicity correction)"
     )
+
+
+def relative_n_cmd(
+    margin: Annotated[float, typer.Option(help="The margin the claim allows (0.03 is three points).")],
+    accuracy: Annotated[
+        float, typer.Option(help="The model's expected accuracy (0-1).", min=0.0, max=1.0)
+    ] = 0.6,
+    reference_accuracy: Annotated[
+        float | None,
+        typer.Option(help="The reference's expected accuracy (default: the model's).", min=0.0, max=1.0),
+    ] = None,
+    correlation: Annotated[
+        float,
+        typer.Option(
+            help="Per-question correlation of the two models' scores (frontier models: 0.3-0.7).",
+            min=-1.0,
+            max=1.0,
+        ),
+    ] = 0.5,
+    confidence: Annotated[float, typer.Option(help="Two-sided confidence of the policy.")] = 0.95,
+    power: Annotated[float, typer.Option(help="Chance of showing the claim when it is true.")] = 0.8,
+) -> None:
+    """How many questions a relative claim needs: the pairs for the paired test and the samples
+    per model for the unpaired one, to show "not higher than the reference by more than the
+    margin" with the given power (normal approximation, checked by simulation in `make
+    bench-relative`). Use it to see whether a margin is achievable with the evals a policy names.
+
+    Example:
+
+      scalegate relative-n --margin 0.03 --accuracy 0.6 --correlation 0.5
+    """
+    from scalegate.evals.paired import planned_pairs, planned_unpaired
+
+    ref = accuracy if reference_accuracy is None else reference_accuracy
+    alpha = (1 - confidence) / 2
+    try:
+        paired = planned_pairs(accuracy, ref, correlation, margin, alpha, power)
+        unpaired = planned_unpaired(accuracy, ref, margin, alpha, power)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    out.print(
+        f"to show the model ({accuracy:g}) is not higher than the reference ({ref:g}) by more than "
+        f"{margin:g}, with {power:.0%} power at one-sided level {alpha:g}:"
+    )
+    out.print(f"  paired (the same questions, correlation {correlation:g}): {paired:,} questions")
+    out.print(
+        f"  unpaired: {unpaired:,} questions per model (pairing needs {1 - paired / unpaired:.0%} fewer)"
+    )
