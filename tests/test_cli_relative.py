@@ -118,6 +118,12 @@ def test_a_missing_or_foreign_reference_leaves_the_claim_unsupported(
     assert not result["holds"] and "dataset_sha256 differs" in result["evals"][0]["reason"]
     table = run_cli("compare-models", str(a), str(b), "--margin", "0.05", cwd=tmp_path)
     assert table.returncode == 0 and "holds" in table.stdout and "paired, n=120" in table.stdout
+    garbage = tmp_path / "garbage"
+    shutil.copytree(b, garbage)
+    (garbage / "evidence" / "geo.json").write_text('{"eval_id": 3, "status": "ok"')
+    broken = run_cli("compare-models", str(a), str(garbage), "--margin", "0.05", cwd=tmp_path)
+    assert broken.returncode == 2 and "geo.json: not a scalegate evidence record" in broken.stderr
+    assert "Traceback" not in broken.stderr
     bad = run_cli("compare-models", str(a), str(tmp_path), "--margin", "0.05", cwd=tmp_path)
     assert bad.returncode == 2 and "not an assessment folder" in bad.stderr
     wide = run_cli("compare-models", str(a), str(b), "--margin", "2", cwd=tmp_path)

@@ -18,8 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from scalegate.errors import InputError
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.paired import Difference, Relation, paired_difference, unpaired_difference
 from scalegate.policy.base import EvidenceStatus
@@ -185,6 +186,10 @@ def evidence_of(folder: Path) -> dict[str, Any]:
     for path in sorted((folder / "evidence").glob("*.json")):
         if path.name.endswith(".post.json"):
             continue
-        ev = EvalEvidence.model_validate_json(path.read_bytes())
+        try:
+            ev = EvalEvidence.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{path}: not a scalegate evidence record ({first})") from exc
         out[ev.eval_id] = ev
     return out

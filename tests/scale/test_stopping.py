@@ -147,6 +147,30 @@ def test_losing_samples_never_gives_a_stop_the_full_run_would_not(values: list[i
         assert record == full
 
 
+def test_hostile_store_files_never_stop_a_run(tmp_path: Path) -> None:
+    """Outcome files with values other than 0 or 1 block the prefix (no early stop on them), and
+    a marker that is not a JSON object stops no worker."""
+    from scalegate.scale.stopping import SharedStop
+
+    store = Store(str(tmp_path))
+    order = [(f"s{i}", 1) for i in range(40)]
+    w = Watched("k" * 64, ["unit-00000"], order, SequentialRule(STOP_AT, 0.95, 5))
+    for i in range(40):  # all wrong: would settle `below` within a few dozen samples
+        value: Any = 0 if i != 2 else [5, "0", True, 0.0][i % 4]
+        store.write(
+            outcome_rel("unit-00000", f"s{i}", 1),
+            json.dumps({"id": f"s{i}", "epoch": 1, "value": value}).encode(),
+        )
+    Watcher(store, [w]).poll()
+    assert w.position == 2 and store.read(stop_rel(w.key)) is None  # blocked at the bad value
+    for bad in (b"[1, 2]", b'"stop"', b"{not json", b"42"):
+        store.write(stop_rel("m" * 64), bad)
+        worker = SharedStop(store, "unit-00001", "m" * 64, poll_seconds=0)
+        assert worker._stopped() is None
+    store.write(stop_rel("m" * 64), b'{"n": 3}')
+    assert SharedStop(store, "unit-00001", "m" * 64, poll_seconds=0)._stopped() == {"n": 3}
+
+
 # --- end to end: forked workers on a latency-bound model ----------------------------------------
 
 POLICY = """

@@ -75,9 +75,11 @@ class SharedStop:
             raw = self.store.read(stop_rel(self.key))
             if raw is not None:
                 try:
-                    self._marker = json.loads(raw)
+                    marker = json.loads(raw)
                 except ValueError:
-                    self._marker = None  # half a marker is none: keep running (more work, never less)
+                    marker = None
+                # half a marker, or not a marker, is none: keep running (more work, never less)
+                self._marker = marker if isinstance(marker, dict) else None
         return self._marker
 
     async def schedule_sample(self, id: str | int, epoch: int) -> EarlyStop | None:
@@ -166,9 +168,13 @@ class Watcher:
                 raw = self.store.read(f"{folder}/{name}")
                 try:
                     item = json.loads(raw or b"")
-                    w.outcomes[(str(item["id"]), int(item["epoch"]))] = item["value"]
+                    key = (str(item["id"]), int(item["epoch"]))
+                    value = item["value"]
                 except (ValueError, KeyError, TypeError):
                     continue  # unreadable: read again next time
+                # anything but a plain 0 or 1 is unscorable: the prefix waits there (no early stop)
+                ok = type(value) is int and value in (0, 1)
+                w.outcomes[key] = value if ok else None
                 w.seen.add(name)
 
     def run_until(self, done: threading.Event) -> None:
