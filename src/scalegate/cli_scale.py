@@ -82,11 +82,12 @@ def _plan(
 ) -> Any:
     from scalegate.evals.cache import default_cache_dir
     from scalegate.policy import load_policy
-    from scalegate.scale.store import is_url
+    from scalegate.scale.store import Store, is_url
     from scalegate.scale.sweep import find_checkpoints
     from scalegate.scale.units import make_unit_plan
 
     loaded = load_policy(policy)
+    Store(store if is_url(store) else str(Path(store).expanduser())).check()
     policy_ref = str(Path(policy).resolve()) if Path(policy).is_file() else policy
     specs = find_checkpoints(checkpoints, flop_per_step, multiplier)
     with err.status(f"Planning {len(specs)} checkpoint(s)..."):

@@ -79,3 +79,26 @@ def test_an_object_store_plan_asks_its_pods_for_keys(tmp_path: Path) -> None:
     assert container["envFrom"] == [{"secretRef": {"name": "store-keys"}}]
     pytest.importorskip("kubernetes")
     validate(manifest)
+
+
+def test_a_store_no_worker_could_use_is_named_before_anything_runs(
+    s3_server: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import run_cli
+
+    Store(str(tmp_path / "fine")).check()
+    assert [p.name for p in (tmp_path / "fine").iterdir()] == []  # the probe is removed
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InputError, match="workers could not write there"):
+        Store(str(tmp_path / "a-file" / "store")).check()
+    with pytest.raises(InputError, match="cannot be opened"):
+        Store("nosuch://bucket/prefix").check()
+    for k, v in s3_server.items():
+        monkeypatch.setenv(k, v)
+    Store("s3://scalegate-test/probe-test").check()
+    with pytest.raises(InputError, match="AWS_ENDPOINT_URL"):
+        Store("s3://no-such-bucket-here/x").check()
+    res = run_cli(
+        "plan", "--store", "nosuch://bucket/x", "--checkpoints", str(tmp_path / "none-*"), cwd=tmp_path
+    )
+    assert res.returncode == 2 and "--store nosuch://bucket/x" in res.stderr and "Traceback" not in res.stderr

@@ -14,6 +14,7 @@ Endpoints and credentials for an object store come from the environment, as for 
 from __future__ import annotations
 
 import posixpath
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,31 @@ class Store:
                 hint = " (pip install 'scalegate[s3]')" if self.location.startswith("s3://") else ""
                 raise InputError(f"--store {self.location}: cannot be opened{hint}: {exc}") from exc
         return self._fs
+
+    def check(self) -> None:
+        """Write, read back and remove a probe, so a store no worker could use is named before
+        any unit runs (a typo in a bucket, missing keys, a read-only folder)."""
+        probe = f".scalegate-probe-{uuid.uuid4().hex}"
+        try:
+            self.write(probe, b"probe")
+            back = self.read(probe)
+            if self.remote:
+                self.fs.rm_file(self.url(probe))
+            else:
+                Path(self.url(probe)).unlink()
+        except InputError:
+            raise
+        except Exception as exc:
+            hint = (
+                " (check the endpoint and keys: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...)"
+                if self.remote
+                else ""
+            )
+            raise InputError(
+                f"--store {self.location}: workers could not write there ({type(exc).__name__}: {exc}){hint}"
+            ) from exc
+        if back != b"probe":
+            raise InputError(f"--store {self.location}: what was written could not be read back")
 
     def url(self, *parts: str) -> str:
         """A path under the store, as Inspect and fsspec take it (a URL stays a URL)."""
