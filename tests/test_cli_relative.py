@@ -142,3 +142,40 @@ def test_relative_n_tells_a_policy_author_what_a_margin_costs(tmp_path: Path) ->
         "relative-n", "--margin", "0.03", "--accuracy", "0.7", "--reference-accuracy", "0.6", cwd=tmp_path
     )
     assert beyond.returncode == 2 and "not below the margin" in beyond.stderr
+
+
+def test_recorded_decisions_are_compared_from_the_ledger(tiny_llama: Path, tmp_path: Path) -> None:
+    """Both sides named by their decision ids: the evidence comes from the ledger's assessment
+    entries, and a reference superseded for the same model is flagged."""
+    policy = write_policy(tmp_path / "policy.yaml", POLICY)
+    for name in ("first", "second"):
+        res = run_cli(
+            "assess",
+            "--policy",
+            str(policy),
+            "--model",
+            f"hf/{tiny_llama}",
+            "--limit",
+            "40",
+            "--no-cache",
+            "--out",
+            str(tmp_path / name),
+            cwd=tmp_path,
+            env={"HF_HUB_OFFLINE": "1"},
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+    shown = run_cli("ledger", "show", "--json", cwd=tmp_path)
+    decisions = [e["entry_id"] for e in json.loads(shown.stdout) if e["kind"] == "decision"]
+    assert len(decisions) == 2
+    res = run_cli(
+        "compare-models", decisions[1][:12], decisions[0][:12], "--margin", "0.1", "--json", cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    result = json.loads(res.stdout)
+    (geo,) = result["evals"]
+    assert geo["difference"]["paired"] and geo["difference"]["n"] == 40 and geo["difference"]["value"] == 0
+    assert "superseded by decision" in res.stderr  # the first decision is no longer the model's newest
+    from_folders = _compare(tmp_path / "second", tmp_path / "first", "--margin", "0.1")
+    assert from_folders["evals"][0]["difference"] == geo["difference"]
+    wrong = run_cli("compare-models", decisions[1][:12], "nosuchid", "--margin", "0.1", cwd=tmp_path)
+    assert wrong.returncode == 2 and "no ledger entry" in wrong.stderr

@@ -5,32 +5,73 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from scalegate.cli_ledger import DbOpt
 from scalegate.errors import InputError
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-def _folder(path: Path, role: str) -> Path:
-    if not (path / "assessment.json").is_file() or not (path / "evidence").is_dir():
-        raise InputError(
-            f"{role} {path}: not an assessment folder (no assessment.json and evidence/); give the "
-            "folder `scalegate assess --out` wrote"
+def _side(arg: str, role: str, db: str | None) -> tuple[dict[str, Any], str | None]:
+    """A side's evidence, and its policy text: from an assessment folder (`assess --out`), or
+    from a decision recorded in the ledger (its id or a unique prefix)."""
+    from scalegate.evals.evidence import EvalEvidence
+    from scalegate.relative import evidence_of
+
+    path = Path(arg)
+    if path.is_dir():
+        if not (path / "assessment.json").is_file() or not (path / "evidence").is_dir():
+            raise InputError(
+                f"{role} {path}: not an assessment folder (no assessment.json and evidence/); give the "
+                "folder `scalegate assess --out` wrote, or a decision id from the ledger"
+            )
+        text = (
+            (path / "policy.yaml").read_text(encoding="utf-8") if (path / "policy.yaml").is_file() else None
         )
-    return path
+        return evidence_of(path), text
+    from scalegate.cli_ledger import open_ledger
+    from scalegate.ledger.workflow import state_of
+
+    ledger = open_ledger(db, read_only=True)
+    decision = ledger.get(arg)
+    if decision.kind != "decision":
+        raise InputError(f"{role} {arg}: a {decision.kind} entry, not a decision (nor a folder here)")
+    newer = state_of(ledger).latest.superseded_by(decision.entry_id)
+    if newer is not None:
+        err.print(f"[yellow]{role} {escape(arg)}: superseded by decision {newer[:12]} for the same model[/]")
+    assessment = ledger.get(decision.payload["assessment_entry"])
+    evidence = {k: EvalEvidence.model_validate(v) for k, v in assessment.payload["evidence"].items()}
+    sha = decision.payload.get("policy_sha256")
+    text = next(
+        (
+            e.payload["text"]
+            for e in ledger.entries()
+            if e.kind == "policy_adopted" and e.payload["sha256"] == sha
+        ),
+        None,
+    )
+    return evidence, text
 
 
 def compare_models_cmd(
-    model: Annotated[Path, typer.Argument(help="The model's assessment folder.", show_default=False)],
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="The model: its assessment folder, or its decision id in the ledger.", show_default=False
+        ),
+    ],
     reference: Annotated[
-        Path, typer.Argument(help="The reference model's assessment folder.", show_default=False)
+        str,
+        typer.Argument(
+            help="The reference: its assessment folder, or its decision id in the ledger.", show_default=False
+        ),
     ],
     margin: Annotated[
         float,
@@ -51,6 +92,7 @@ def compare_models_cmd(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+    db: DbOpt = None,
 ) -> None:
     """Is the model no more capable than the reference, within a margin, on every eval? Each
     eval's difference in accuracy is paired when both runs scored the same questions (matched
@@ -62,17 +104,18 @@ def compare_models_cmd(
     Example:
 
       scalegate compare-models results/ckpt-2000 results/ckpt-1000 --margin 0.02
+      scalegate compare-models 3f9a2c 81be07 --margin 0.02      # two decisions in the ledger
     """
     import math
 
-    from scalegate.policy import load_policy
-    from scalegate.relative import compare, evidence_of
+    from scalegate.policy.loader import parse_policy
+    from scalegate.relative import compare
 
     if not (math.isfinite(margin) and -1 < margin < 1):
         raise InputError(f"--margin {margin:g}: a difference of accuracies lies in (-1, 1)")
-    mine = evidence_of(_folder(model, "MODEL"))
-    theirs = evidence_of(_folder(reference, "REFERENCE"))
-    policy = load_policy(str(model / "policy.yaml")).policy if (model / "policy.yaml").is_file() else None
+    mine, text = _side(model, "MODEL", db)
+    theirs, _ = _side(reference, "REFERENCE", db)
+    policy = parse_policy(text, "the model's policy").policy if text is not None else None
     if confidence is None:
         confidence = policy.statistics.confidence if policy is not None else 0.95
     if not 0 < confidence < 1:
