@@ -135,6 +135,15 @@ OP = ("--key", "keys/operator.key")
         (("assess", "--cache-dir", "/proc/scalegate-cache", *FAST), "--cache-dir"),
         (("assess", "--key", "garbage.key", *DB, "--eval", "cyber_knowledge", "--limit", "1"), "PEM"),
         (("assess", "--db", "notdb.db", "--eval", "cyber_knowledge", "--limit", "1"), "not a database"),
+        (("unit", "run", "bad.json", "0"), "not a scalegate unit plan"),
+        (("unit", "run", "dir", "0"), "not a scalegate unit plan"),
+        (("unit", "manifest", "bad.json", "--image", "i", "--claim", "c", "--mount-path", "/"), "bad.json"),
+        (("plan", "--store", "empty.yaml/store", "--checkpoints", "dir"), "--store"),
+        (("compare-models", "dir", "dir", "--margin", "0.02"), "not an assessment folder"),
+        (("compare-models", "nosuchdecision", "dir", "--margin", "0.02", *DB), "nosuchdecision"),
+        (("compare-models", "dir", "dir", "--margin", "nan"), "--margin"),
+        (("relative-n", "--margin", "0.03", "--correlation", "2"), "--correlation"),
+        (("relative-n", "--margin", "-0.1"), "not below the margin"),
     ],
 )
 def test_more_bad_command_lines_exit_2_in_process(
