@@ -274,3 +274,42 @@ def test_a_stop_the_logs_do_not_bear_out_leaves_the_eval_partial(tmp_path: Path)
     assert "merged logs do not settle every threshold" in (ev.note or ""), ev.note
     assert not result.assessment.decision.allowed("continue_training")
     assert not list((tmp_path / "cache").rglob("*.eval"))  # nothing incomplete was cached
+
+
+@pytest.mark.parametrize("sequential_on", [True, False])
+def test_more_shards_than_samples_plans_no_empty_unit(tmp_path: Path, sequential_on: bool) -> None:
+    """An empty shard would read as "every sample" to Inspect: none is planned, and the
+    runner refuses an empty selection outright."""
+    from scalegate.evals.runner import run_eval
+    from scalegate.policy import load_policy
+    from scalegate.scale.units import CheckpointSpec, checkpoint_runs, make_unit_plan
+
+    text = POLICY.replace("modulus: 20", "modulus: 4")  # 16 questions
+    if not sequential_on:
+        text = text.replace("{interval: confidence_sequence, sequential: true}", "{interval: wilson}")
+    policy = write_policy(tmp_path / "policy.yaml", text)
+    loaded = load_policy(str(policy))
+    spec = CheckpointSpec(model=MODEL, label="sim")
+    plan = make_unit_plan(
+        loaded,
+        str(policy),
+        [spec],
+        shards=40,
+        store=str(tmp_path / "store"),
+        cache_dir=tmp_path / "cache",
+        plan_path=tmp_path / "plan.json",
+    )
+    assert len(plan.units) == 16 and all(len(u.sample_ids) == 1 and u.shards == 16 for u in plan.units)
+    assert len({str(u.sample_ids[0]) for u in plan.units}) == 16
+    (run,) = checkpoint_runs(loaded.policy, spec, None, None)
+    with pytest.raises(ValueError, match="empty sample selection"):
+        run_eval(
+            "mod",
+            run.variant.spec,
+            run.target,
+            log_dir=tmp_path / "logs",
+            rules=loaded.policy.evidence,
+            statistics=run.statistics,
+            task=run.task,
+            sample_ids=[],
+        )

@@ -150,6 +150,8 @@ def run_eval(
 
     from scalegate.evals import progress
 
+    if sample_ids is not None and not list(sample_ids):
+        raise ValueError("an empty sample selection: Inspect would read it as every sample")
     started = _now()
     task_obj = task if task is not None else spec.task
     task_args = {} if not isinstance(task_obj, str) else dict(spec.args)

@@ -205,6 +205,14 @@ def make_unit_plan(
                 parts = shard_of(ids, seed, shards)
             else:
                 parts = along_order(ids, config["seed"], shards)
+            # more shards than samples: no empty unit (an empty selection would mean "every
+            # sample" to Inspect, and a run with no samples at all runs where one process does)
+            parts = [p for p in parts if p]
+            if not parts:
+                kept.append(
+                    Kept(checkpoint=ci, run_id=run_id, why="no samples: run by the coordinator's assess")
+                )
+                continue
             for shard, part in enumerate(parts):
                 index = len(units)
                 units.append(
@@ -214,7 +222,7 @@ def make_unit_plan(
                         eval_id=run.variant.eval_id,
                         run_id=run_id,
                         shard=shard,
-                        shards=shards,
+                        shards=len(parts),
                         key=run.key.digest,
                         sample_ids=part,
                         resources=resources(run.target.inspect_model, gpus),
