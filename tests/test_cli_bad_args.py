@@ -144,6 +144,8 @@ OP = ("--key", "keys/operator.key")
         (("compare-models", "dir", "dir", "--margin", "nan"), "--margin"),
         (("relative-n", "--margin", "0.03", "--correlation", "2"), "--correlation"),
         (("relative-n", "--margin", "-0.1"), "not below the margin"),
+        (("assess", "--preliminary", "--no-ledger"), "--preliminary"),
+        (("assess", "--relative-to", "3f9a2c", "--no-ledger"), "--relative-to 3f9a2c"),
     ],
 )
 def test_more_bad_command_lines_exit_2_in_process(

@@ -19,7 +19,7 @@ from scalegate.compute import (
     schedule,
 )
 from scalegate.policy import load_policy
-from scalegate.policy.schema import Cadence
+from scalegate.policy.cadence import Cadence
 
 T0 = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 LAST = LastAssessment(effective_compute=1e24, at=T0)

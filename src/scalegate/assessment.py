@@ -39,6 +39,7 @@ from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.loader import LoadedPolicy
 from scalegate.policy.schema import Policy
 from scalegate.recompute import decide_again, graded
+from scalegate.relative import Reference, RelativeInputs, Scores, sample_scores
 from scalegate.safety_case import CaseResult, SafetyCase, evaluate_case
 from scalegate.scoring import Scorecard, build_scorecard
 
@@ -86,6 +87,9 @@ class Assessment(BaseModel):
     # the safety cases submitted, each with its verdict and the document digests it was
     # checked against, so the verdict can be recomputed from the record
     safety_cases: dict[str, CaseResult] = Field(default_factory=dict)
+    # every eval's per-sample scores (so this assessment can later serve as a reference) and
+    # the references the policy's relative claims were read against
+    relative: RelativeInputs | None = None
     output_dir: str | None = None
 
 
@@ -111,13 +115,17 @@ def run_assessment(
     imported: dict[str, EvalEvidence] | None = None,
     cache: EvidenceCache | None = None,
     resume: bool = False,
+    references: dict[str, Reference] | None = None,
 ) -> Assessment:
     """`cases`: safety cases with the digests of the documents they cite (see
     `scalegate.safety_case.document_digests`), checked against this assessment's evidence.
 
     `cache`: the evidence cache to read and fill (None: neither). `resume`: `out_dir` holds
     an interrupted run of this same assessment (its `run.json` must match); its complete
-    logs are reused and its interrupted ones resumed sample by sample."""
+    logs are reused and its interrupted ones resumed sample by sample.
+
+    `references`: each relative claim's reference, resolved from the ledger
+    (`ledger.references.resolve`); a claim without one is unknown and rules nothing out."""
     policy = loaded.policy
     protections = set(protections_in_place or ())
     check_protections(policy, protections)
@@ -183,7 +191,8 @@ def run_assessment(
         _write_json(evidence_dir / f"{eval_id}.json", ev.model_dump(mode="json"))
     for eval_id, ev in post_evidence.items():
         _write_json(evidence_dir / f"{eval_id}.post.json", ev.model_dump(mode="json"))
-    scorecard = _scorecard(policy, evidence, plan.checkpoint, post_evidence if post_runs else None)
+    relative = RelativeInputs(scores=scores_of(policy, evidence), references=references or {})
+    scorecard = _scorecard(policy, evidence, plan.checkpoint, post_evidence if post_runs else None, relative)
     case_results = {
         case.case: evaluate_case(policy, case, evidence, protections, docs) for case, docs in cases
     }
@@ -212,6 +221,7 @@ def run_assessment(
         scorecard=scorecard,
         decision=decision,
         safety_cases=case_results,
+        relative=relative,
         output_dir=str(out_dir),
     )
     _write_json(out_dir / "assessment.json", assessment_json(result, policy))
@@ -364,6 +374,7 @@ def _scorecard(
     evidence: dict[str, EvalEvidence],
     checkpoint: Checkpoint,
     post_evidence: dict[str, EvalEvidence] | None,
+    relative: RelativeInputs,
 ) -> Scorecard:
     return build_scorecard(
         policy,
@@ -371,7 +382,20 @@ def _scorecard(
         checkpoint.effective_compute,
         post_evidence=post_evidence,
         training_compute=checkpoint.training_compute,
+        relative=relative,
     )
+
+
+def scores_of(policy: Policy, evidence: dict[str, EvalEvidence]) -> dict[str, Scores]:
+    """Each eval's per-sample scores from its log (clusters by the policy's field), or why not."""
+    out: dict[str, Scores] = {}
+    for eval_id, ev in evidence.items():
+        spec = policy.evals.get(eval_id)
+        cluster = (spec.cluster if spec else None) or policy.statistics.cluster
+        out[eval_id] = (
+            sample_scores(ev, cluster) if ev.status is EvidenceStatus.ok else f"evidence {ev.status}"
+        )
+    return out
 
 
 def recompute(loaded: LoadedPolicy, assessment: Assessment) -> tuple[Scorecard, Decision]:
@@ -383,6 +407,7 @@ def recompute(loaded: LoadedPolicy, assessment: Assessment) -> tuple[Scorecard, 
         set(assessment.protections_in_place),
         assessment.safety_cases,
         post_evidence=assessment.post_evidence,
+        relative=assessment.relative,
     )
 
 

@@ -235,6 +235,23 @@ def assess(
             "cadence.max_days they are re-run.",
         ),
     ] = None,
+    preliminary: Annotated[
+        bool,
+        typer.Option(
+            "--preliminary",
+            help="Run only the policy's `cadence.preliminary` evals and decide whether a "
+            "comprehensive assessment is due (the model is not shown to be within the margin of "
+            "the last one comprehensively assessed); recorded in the ledger, it authorises nothing.",
+        ),
+    ] = False,
+    relative_to: Annotated[
+        str | None,
+        typer.Option(
+            "--relative-to",
+            help="The reference decision (its ledger id or a unique prefix) that the policy's "
+            "`relative: {to: reference}` claims compare this model with.",
+        ),
+    ] = None,
     resume: Annotated[
         Path | None,
         typer.Option(
@@ -282,7 +299,8 @@ def assess(
     checkpoint = Checkpoint(
         model=model, effective_compute=effective_compute, training_compute=training_compute
     )
-    plan = make_plan(loaded.policy, checkpoint, eval_ids or None, limit)
+    claim = _preliminary_claim(loaded.policy, eval_ids, require) if preliminary else None
+    plan = make_plan(loaded.policy, checkpoint, claim.evals if claim else eval_ids or None, limit)
     if resume is not None:
         if out is not None and out.resolve() != resume.resolve():
             raise InputError(f"--resume {resume} and --out {out}: a resumed assessment stays in its folder")
@@ -329,6 +347,7 @@ def assess(
             ledger = None
     with err.status("Preparing model (first use fetches and verifies pinned assets)..."):
         target = target_for(model, _parse_model_args(model_arg))
+    references = _references(loaded.policy, target, relative_to, ledger, db, claim)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -347,8 +366,12 @@ def assess(
             imported,
             cache=None if no_cache else EvidenceCache(cache_dir),
             resume=resume is not None,
+            references=references,
         )
     _print_reuse(result)
+    if claim is not None:
+        _finish_preliminary(loaded, claim, result, out_dir, ledger, signer, exploratory, as_json)
+        return
     decision_id = None
     if ledger is not None and signer is not None:
         from scalegate.ledger.workflow import record_assessment
@@ -376,6 +399,89 @@ def assess(
     if refused:
         err.print(f"[bold red]--require: not allowed: {_e(', '.join(refused))}[/]")
         raise typer.Exit(EXIT_REQUIRE)
+
+
+def _preliminary_claim(policy: Any, eval_ids: list[str], require: list[str]) -> Any:
+    if policy.cadence is None or policy.cadence.preliminary is None:
+        raise InputError(
+            "--preliminary: the policy has no `cadence.preliminary` (the relative claim that decides "
+            "whether a comprehensive assessment is due); see docs/policy-language.md"
+        )
+    if eval_ids or require:
+        raise InputError("--preliminary runs the claim's evals and decides no action: drop --eval/--require")
+    return policy.cadence.preliminary.relative
+
+
+def _finish_preliminary(
+    loaded: Any,
+    claim: Any,
+    result: Any,
+    out_dir: Path,
+    ledger: Any,
+    signer: Any,
+    exploratory: Any,
+    as_json: bool,
+) -> None:
+    """The verdict of a preliminary assessment: printed, written beside it, recorded."""
+    from scalegate.relative import preliminary_verdict
+
+    confidence = loaded.policy.statistics.confidence
+    verdict = preliminary_verdict(
+        claim.evals, claim.margin, confidence, result.evidence, result.relative, claim.key
+    )
+    (out_dir / "preliminary.json").write_text(verdict.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if ledger is not None and signer is not None:
+        from scalegate.ledger.workflow import record_preliminary
+
+        entry = record_preliminary(ledger, loaded, result, verdict, signer)
+        err.print(f"[dim]ledger[/] {_e(ledger.url)}: preliminary entry [bold]{entry.entry_id}[/]")
+    else:
+        err.print(f"[bold yellow]exploratory[/] (not recorded: {_e(exploratory)})")
+    if as_json:
+        Console().print_json(verdict.model_dump_json())
+        return
+    for e in verdict.comparison.evals if verdict.comparison else []:
+        d = e.difference
+        shown = "-" if d is None else f"{d.value:+.3f} [{d.low:+.3f}, {d.high:+.3f}] n={d.n}"
+        Console(highlight=False).print(
+            f"  {_e(e.eval_id)}: {shown}: {e.relation}" + (f" ({_e(e.reason)})" if e.reason else "")
+        )
+    colour, due = ("red", "due") if verdict.due else ("green", "not due")
+    Console(highlight=False).print(f"[bold {colour}]comprehensive assessment {due}[/]: {_e(verdict.reason)}")
+
+
+def _references(
+    policy: Any, target: Any, given: str | None, ledger: Any, db: str | None, preliminary: Any = None
+) -> dict[str, Any]:
+    """The references the policy's relative claims read (or, for `--preliminary`, its claim),
+    from the ledger (read-only for an exploratory run); a claim with none is unknown and rules
+    nothing out."""
+    from scalegate.ledger.references import GIVEN, claims_of
+    from scalegate.ledger.workflow import references_for
+
+    claims = {preliminary.key: preliminary} if preliminary is not None else claims_of(policy)
+    if given is not None and GIVEN not in claims:
+        raise InputError(
+            f"--relative-to {given}: the policy has no `relative: {{to: reference}}` claim to read it"
+        )
+    if not claims:
+        return {}
+    if ledger is None:
+        try:
+            ledger = ledger_cli.open_ledger(db, read_only=True)
+        except InputError:
+            if given is not None:
+                raise
+            return {}
+    model = {"reference": target.reference, "weights_sha256": target.weights_sha256}
+    found = references_for(ledger, policy, model, given, claims)
+    ref = found.get(GIVEN)
+    if given is not None and ref is not None and ref.decision_id is None:
+        raise InputError(f"--relative-to {given}: {ref.problem}")
+    for r in found.values():
+        if r.problem is not None:
+            err.print(f"[yellow]relative claim `{_e(r.key)}`: {_e(r.problem)}; it rules nothing out[/]")
+    return found
 
 
 def _print_reuse(result: Any) -> None:

@@ -122,6 +122,11 @@ def _summary(e) -> str:  # type: ignore[no-untyped-def]
         return f"{p['name']} v{p['version']} sha256 {p['sha256'][:12]}"
     if e.kind == "assessment":
         return f"model {p['model']['reference']}"
+    if e.kind == "preliminary":
+        due = (p.get("verdict") or {}).get("due")
+        return f"model {(p.get('model') or {}).get('reference')}: comprehensive assessment " + (
+            "due" if due else "not due"
+        )
     if e.kind == "decision":
         return ", ".join(f"{a}={v['status']}" for a, v in p["decision"]["actions"].items())
     if "action" in p:

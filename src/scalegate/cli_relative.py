@@ -19,11 +19,12 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-def _side(arg: str, role: str, db: str | None) -> tuple[dict[str, Any], str | None]:
-    """A side's evidence, and its policy text: from an assessment folder (`assess --out`), or
-    from a decision recorded in the ledger (its id or a unique prefix)."""
+def _side(arg: str, role: str, db: str | None) -> tuple[dict[str, Any], str | None, dict[str, Any] | None]:
+    """A side's evidence, its policy text and its recorded per-sample scores (None: read them
+    from the logs): from an assessment folder (`assess --out`), or from a decision recorded in
+    the ledger (its id or a unique prefix)."""
     from scalegate.evals.evidence import EvalEvidence
-    from scalegate.relative import evidence_of
+    from scalegate.relative import evidence_of, recorded_scores
 
     path = Path(arg)
     if path.is_dir():
@@ -35,7 +36,11 @@ def _side(arg: str, role: str, db: str | None) -> tuple[dict[str, Any], str | No
         text = (
             (path / "policy.yaml").read_text(encoding="utf-8") if (path / "policy.yaml").is_file() else None
         )
-        return evidence_of(path), text
+        try:
+            record = json.loads((path / "assessment.json").read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise InputError(f"{role} {path}/assessment.json: not JSON ({exc})") from exc
+        return evidence_of(path), text, recorded_scores(record) if isinstance(record, dict) else None
     from scalegate.cli_ledger import open_ledger
     from scalegate.ledger.workflow import state_of
 
@@ -57,7 +62,7 @@ def _side(arg: str, role: str, db: str | None) -> tuple[dict[str, Any], str | No
         ),
         None,
     )
-    return evidence, text
+    return evidence, text, recorded_scores(assessment.payload)
 
 
 def compare_models_cmd(
@@ -97,9 +102,10 @@ def compare_models_cmd(
     """Is the model no more capable than the reference, within a margin, on every eval? Each
     eval's difference in accuracy is paired when both runs scored the same questions (matched
     by sample id on the same dataset; Tango's interval, cluster-robust when the eval declares
-    clusters), else unpaired (Newcombe's, wider, and said so). The claim holds only when every
-    eval shows `not_higher`; evidence that is not ok, a different instrument or a sequentially
-    stopped run leaves an eval unreadable and the claim unsupported.
+    clusters), else unpaired (a union bound valid under any correlation: wider, and said so).
+    The claim holds only when every eval shows `not_higher`; evidence that is not ok, a
+    different instrument or a sequentially stopped run leaves an eval unreadable and the claim
+    unsupported.
 
     Example:
 
@@ -109,12 +115,12 @@ def compare_models_cmd(
     import math
 
     from scalegate.policy.loader import parse_policy
-    from scalegate.relative import compare
+    from scalegate.relative import compare, sample_scores
 
     if not (math.isfinite(margin) and -1 < margin < 1):
         raise InputError(f"--margin {margin:g}: a difference of accuracies lies in (-1, 1)")
-    mine, text = _side(model, "MODEL", db)
-    theirs, _ = _side(reference, "REFERENCE", db)
+    mine, text, my_scores = _side(model, "MODEL", db)
+    theirs, _, their_scores = _side(reference, "REFERENCE", db)
     policy = parse_policy(text, "the model's policy").policy if text is not None else None
     if confidence is None:
         confidence = policy.statistics.confidence if policy is not None else 0.95
@@ -123,10 +129,16 @@ def compare_models_cmd(
     ids = evals or sorted(set(mine) & set(theirs))
     if not ids:
         raise InputError("the two assessments have no eval in common; name evals with --eval")
-    clusters = (
-        {e: (s.cluster or policy.statistics.cluster) for e, s in policy.evals.items()} if policy else None
+    clusters = {e: s.cluster or policy.statistics.cluster for e, s in policy.evals.items()} if policy else {}
+
+    def scores(evidence: dict[str, Any], recorded: dict[str, Any] | None) -> dict[str, Any]:
+        if recorded is not None:
+            return recorded
+        return {e: sample_scores(evidence[e], clusters.get(e)) for e in ids if e in evidence}
+
+    result = compare(
+        mine, theirs, ids, margin, confidence, scores(mine, my_scores), scores(theirs, their_scores)
     )
-    result = compare(mine, theirs, ids, margin, confidence, clusters)
     if as_json:
         out.print_json(json.dumps(result.model_dump(mode="json")))
         return

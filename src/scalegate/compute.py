@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # only for annotations: keeps the per-step import free of pydantic
-    from scalegate.policy.schema import Cadence
+    from scalegate.policy.cadence import Cadence
 
 #: Kaplan et al. (2020) / Chinchilla: a dense transformer costs ~6 FLOP per parameter per
 #: training token (2 forward, 4 backward).

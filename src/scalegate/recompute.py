@@ -14,6 +14,7 @@ from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.grading import regrade_all
 from scalegate.gates import Decision, decide
 from scalegate.policy.schema import Policy
+from scalegate.relative import RelativeInputs
 from scalegate.safety_case import CaseResult, evaluate_case
 from scalegate.scoring import Scorecard, build_scorecard
 
@@ -25,11 +26,13 @@ def decide_again(
     protections: set[str],
     cases: Mapping[str, CaseResult],
     post_evidence: Mapping[str, EvalEvidence] | None = None,
+    relative: RelativeInputs | None = None,
 ) -> tuple[Scorecard, Decision]:
     """Scorecard and decision from the evidence, the checkpoint's compute figures, the
-    protections in place and the submitted safety cases (re-checked against the evidence and
-    the document digests recorded with them). The evidence is re-graded by `policy` first
-    (evals/grading.py): a record graded under other rules is read under these."""
+    protections in place, the submitted safety cases (re-checked against the evidence and
+    the document digests recorded with them) and what the relative claims read (the model's
+    per-sample scores and the resolved references). The evidence is re-graded by `policy`
+    first (evals/grading.py): a record graded under other rules is read under these."""
     evidence, post_evidence = graded(policy, evidence, post_evidence)
     scorecard = build_scorecard(
         policy,
@@ -37,6 +40,7 @@ def decide_again(
         checkpoint.get("effective_compute"),
         post_evidence=None if post_evidence is None else dict(post_evidence),
         training_compute=checkpoint.get("training_compute"),
+        relative=relative,
     )
     checked = {
         name: evaluate_case(policy, r.case, dict(evidence), protections, r.documents)

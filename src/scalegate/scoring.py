@@ -8,15 +8,18 @@ level up, never down.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from scalegate.evals.evidence import EvalEvidence
+from scalegate.evals.paired import Relation
 from scalegate.evals.stats import ComparisonState, compare
 from scalegate.policy.base import EvidenceStatus
-from scalegate.policy.conditions import Suite, ThresholdCondition
+from scalegate.policy.conditions import RelativeClaim, Suite, ThresholdCondition
 from scalegate.policy.schema import Policy
+from scalegate.relative import Reference, RelativeInputs, compare_eval
 
 State = ComparisonState
 
@@ -28,7 +31,10 @@ class Comparison(BaseModel):
 
     eval_id: str
     metric: str
-    op: str  # "at_least" | "at_most" | "passes" (a suite task: successes >= threshold)
+    # "at_least" | "at_most" | "passes" (a suite task: successes >= threshold) | "relative"
+    # (a relative claim's eval: value is the difference from the reference, threshold the
+    # margin; crossed when shown higher by more than the margin)
+    op: str
     threshold: float
     state: State
     value: float | None = None
@@ -39,9 +45,13 @@ class Comparison(BaseModel):
     # the comparison is one of a family of this many on its rule-out side: low/high are the
     # interval at (1 - confidence) / family (scoring.evaluate_condition)
     family: int = 1
+    # a relative comparison: which reference, and why it is unpaired or unreadable
+    note: str | None = None
 
     def describe(self) -> str:
         sym = "<=" if self.op == "at_most" else ">="  # a suite task passes at successes >= threshold
+        if self.op == RELATIVE_OP:
+            return self._describe_relative()
         if self.value is None or self.evidence_status is not EvidenceStatus.ok:
             return f"{self.eval_id}.{self.metric} {sym} {self.threshold:g}: evidence {self.evidence_status}"
         if self.op == "passes":
@@ -54,6 +64,20 @@ class Comparison(BaseModel):
             f"{self.eval_id}.{self.metric} = {self.value:.3f} "
             f"[{self.low:.3f}, {self.high:.3f}{fam}] n={self.n} {sym} {self.threshold:g}: {self.state}"
         )
+
+    def _describe_relative(self) -> str:
+        head = f"{self.eval_id} against the reference, margin {self.threshold:g}"
+        note = f" ({self.note})" if self.note else ""
+        if self.value is None or self.low is None or self.high is None:
+            return f"{head}: {self.state}{note}"
+        return (
+            f"{head}: difference {self.value:+.3f} [{self.low:+.3f}, {self.high:+.3f}] "
+            f"n={self.n}: {self.state}{note}"
+        )
+
+
+#: The op of a relative claim's comparisons (Comparison.op).
+RELATIVE_OP = "relative"
 
 
 class ConditionResult(BaseModel):
@@ -150,6 +174,7 @@ def evaluate_condition(
     *,
     family: int = 1,
     positive: bool = True,
+    relative: RelativeContext | None = None,
 ) -> ConditionResult:
     """Kleene logic over three states, with `unknown` (no evidence) kept apart from
     `inconclusive` (evidence too weak to decide), because they call for different remedies.
@@ -158,20 +183,28 @@ def evaluate_condition(
     ruled out when any one part is, so each part's rule-out reading is made at (1 - c) / k
     (Bonferroni), and the condition as a whole errs towards allowing at most (1 - c) / 2.
     Under `not:` the sides swap, and `any:` is the family. `family` is the divisor so far;
-    `positive` whether the node is under an even number of `not:`."""
+    `positive` whether the node is under an even number of `not:`. `relative`: what a
+    relative claim reads (None: every claim is unknown)."""
     if cond.eval is not None:
         comp = _compare(cond, evidence, metrics or {}, family=family, positive=positive)
         return ConditionResult(state=comp.state, comparisons=[comp])
     if cond.suite is not None:
         return _suite(cond.suite, evidence, metrics or {})
+    if cond.relative is not None:
+        return _relative(cond.relative, relative, family=family, positive=positive)
     if cond.not_ is not None:
-        inner = evaluate_condition(cond.not_, evidence, metrics, family=family, positive=not positive)
+        inner = evaluate_condition(
+            cond.not_, evidence, metrics, family=family, positive=not positive, relative=relative
+        )
         flipped = {State.crossed: State.below, State.below: State.crossed}.get(inner.state, inner.state)
         return ConditionResult(state=flipped, comparisons=inner.comparisons)
     parts = cond.all or cond.any or []
     divides = (cond.all is not None) == positive and len(parts) > 1
     each = family * len(parts) if divides else family
-    children = [evaluate_condition(c, evidence, metrics, family=each, positive=positive) for c in parts]
+    children = [
+        evaluate_condition(c, evidence, metrics, family=each, positive=positive, relative=relative)
+        for c in parts
+    ]
     comps = [c for child in children for c in child.comparisons]
     states = {child.state for child in children}
     decisive, other = (State.below, State.crossed) if cond.all else (State.crossed, State.below)
@@ -276,6 +309,105 @@ def _suite(suite: Suite, evidence: dict[str, EvalEvidence], metrics: Mapping[str
     return ConditionResult(state=state, comparisons=comps)
 
 
+@dataclass(frozen=True)
+class RelativeContext:
+    """What a relative claim reads beyond the condition: the model's pre-mitigation evidence
+    and per-sample scores, the resolved references, the policy's confidence, and the
+    threshold being read (`domain/level`, or `domain/level/alert`), which the reference's own
+    decision must have ruled out for the claim to rule it out here."""
+
+    inputs: RelativeInputs
+    evidence: Mapping[str, EvalEvidence]
+    confidence: float
+    threshold: str
+
+
+def _relative(
+    claim: RelativeClaim, ctx: RelativeContext | None, *, family: int, positive: bool
+) -> ConditionResult:
+    """`below` when every eval shows the model not higher than the reference by more than the
+    margin (an intersection-union test, at (1 - c) / family on the rule-out side), `crossed`
+    when some eval shows it higher (Bonferroni over the evals), `unknown` without a usable
+    reference, else `inconclusive`. The pre-mitigation comparison serves both views: the raw
+    model bounds the safeguarded one from above."""
+    ref = None if ctx is None else ctx.inputs.references.get(claim.key)
+    if ctx is None or ref is None or ref.problem is not None:
+        why = "no reference resolved for this claim" if ref is None else ref.problem
+        comps = [_relative_unread(e, claim, why) for e in claim.evals]
+        return ConditionResult(state=State.unknown, comparisons=comps)
+    # a model no more capable than a reference rules out only what the reference was below
+    unsafe = (
+        None
+        if ctx.threshold in ref.ruled_out
+        else f"the reference's decision did not rule out {ctx.threshold}"
+    )
+    rule_out_family = family if positive else 1
+    cross_family = len(claim.evals) * (1 if positive else family)
+    comps = [_relative_eval(e, claim, ctx, ref, rule_out_family, cross_family, unsafe) for e in claim.evals]
+    states = {c.state for c in comps}
+    state = (
+        State.crossed
+        if State.crossed in states
+        else State.below
+        if states == {State.below}
+        else State.inconclusive
+    )
+    return ConditionResult(state=state, comparisons=comps)
+
+
+def _relative_eval(
+    e: str,
+    claim: RelativeClaim,
+    ctx: RelativeContext,
+    ref: Reference,
+    rule_out_family: int,
+    cross_family: int,
+    unsafe: str | None,
+) -> Comparison:
+    args = (e, ctx.evidence.get(e), ref.evidence.get(e), claim.margin)
+    scores = (ctx.inputs.scores.get(e, "no scores recorded"), ref.scores.get(e, "no scores recorded"))
+    out = compare_eval(*args, 1 - (1 - ctx.confidence) / rule_out_family, *scores)
+    wide = compare_eval(*args, 1 - (1 - ctx.confidence) / cross_family, *scores)
+    if wide.relation is Relation.higher:
+        state = State.crossed
+    elif out.relation is Relation.not_higher and unsafe is None:
+        state = State.below
+    else:
+        state = State.inconclusive
+    d = out.difference
+    note = "; ".join(x for x in (f"reference {(ref.decision_id or ref.key)[:12]}", out.reason, unsafe) if x)
+    return Comparison(
+        eval_id=e,
+        metric="accuracy",
+        op=RELATIVE_OP,
+        threshold=claim.margin,
+        state=state,
+        value=None if d is None else d.value,
+        low=None if d is None else d.low,
+        high=None if d is None else d.high,
+        n=None if d is None else d.n,
+        evidence_status=_status(ctx.evidence.get(e)),
+        family=rule_out_family,
+        note=note,
+    )
+
+
+def _status(ev: EvalEvidence | None) -> EvidenceStatus:
+    return EvidenceStatus.missing if ev is None else ev.status
+
+
+def _relative_unread(eval_id: str, claim: RelativeClaim, why: str | None) -> Comparison:
+    return Comparison(
+        eval_id=eval_id,
+        metric="accuracy",
+        op=RELATIVE_OP,
+        threshold=claim.margin,
+        state=State.unknown,
+        evidence_status=EvidenceStatus.missing,
+        note=f"{claim.key}: {why}",
+    )
+
+
 def _not_ruled_out(state: State, policy: Policy) -> bool:
     if state is State.inconclusive:
         return policy.statistics.inconclusive_as == "crossed"
@@ -283,10 +415,21 @@ def _not_ruled_out(state: State, policy: Policy) -> bool:
 
 
 def score_domains(
-    policy: Policy, evidence: dict[str, EvalEvidence], side: Literal["pre", "post"] = "pre"
+    policy: Policy,
+    evidence: dict[str, EvalEvidence],
+    side: Literal["pre", "post"] = "pre",
+    relative: RelativeInputs | None = None,
+    pre_evidence: Mapping[str, EvalEvidence] | None = None,
 ) -> dict[str, DomainScore]:
     """Levels on one side of the mitigation boundary; a threshold that `applies_to` only the
-    other side does not count here."""
+    other side does not count here. Relative claims read `pre_evidence` (default: `evidence`)."""
+
+    def ctx(threshold: str) -> RelativeContext | None:
+        if relative is None:
+            return None
+        pre = evidence if pre_evidence is None else pre_evidence
+        return RelativeContext(relative, pre, policy.statistics.confidence, threshold)
+
     out: dict[str, DomainScore] = {}
     metrics = {eval_id: spec.metric for eval_id, spec in policy.evals.items()}  # each eval's own
     for name, domain in policy.domains.items():
@@ -297,11 +440,15 @@ def score_domains(
             if thr is None or thr.applies_to not in ("both", side):
                 continue
             when = (
-                evaluate_condition(thr.when, evidence, metrics)
+                evaluate_condition(thr.when, evidence, metrics, relative=ctx(f"{name}/{lvl}"))
                 if thr.when is not None
                 else ConditionResult(state=State.unknown, operationalized=False)
             )
-            alert = evaluate_condition(thr.alert, evidence, metrics) if thr.alert is not None else None
+            alert = (
+                evaluate_condition(thr.alert, evidence, metrics, relative=ctx(f"{name}/{lvl}/alert"))
+                if thr.alert is not None
+                else None
+            )
             ruled_out = not _not_ruled_out(when.state, policy)
             fired = alert is not None and _not_ruled_out(alert.state, policy)
             results.append(
@@ -379,16 +526,20 @@ def build_scorecard(
     *,
     post_evidence: dict[str, EvalEvidence] | None = None,
     training_compute: float | None = None,
+    relative: RelativeInputs | None = None,
 ) -> Scorecard:
     """Every eval the policy names gets a status; one it never ran is `missing`.
 
     Without `post_evidence` the safeguarded system is judged on the raw model's evidence:
-    safeguards can only lower a score, so this errs towards the higher level.
+    safeguards can only lower a score, so this errs towards the higher level. `relative`:
+    what the policy's relative claims read (None: they are unknown, so rule nothing out).
     """
-    pre = score_domains(policy, evidence, "pre")
+    pre = score_domains(policy, evidence, "pre", relative)
     if post_evidence is not None:
         post_evidence = {k: refuse_unred_teamed(policy, ev) for k, ev in post_evidence.items()}
-    post = score_domains(policy, evidence if post_evidence is None else post_evidence, "post")
+    post = score_domains(
+        policy, evidence if post_evidence is None else post_evidence, "post", relative, evidence
+    )
     statuses = {
         eval_id: (evidence[eval_id].status if eval_id in evidence else EvidenceStatus.missing)
         for eval_id in policy.evals

@@ -205,3 +205,7 @@ def test_ties_and_bad_input_fail_closed() -> None:
     assert not un.paired and un.method == "newcombe" and un.n_reference == 120
     paired = paired_difference([1] * 60 + [0] * 40, [1] * 55 + [0] * 45)
     assert paired.high - paired.low < un.high - un.low  # the same accuracies, paired, are read tighter
+    # runs over one dataset whose pairs cannot be matched: the union bound holds whatever their
+    # correlation, and is wider than Newcombe's, which assumes independence
+    dep = unpaired_difference(60, 100, 55, 120, dependent=True)
+    assert dep.method == "wilson_union" and dep.low < un.low and dep.high > un.high

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel
 
 import scalegate.policy.base as base
+import scalegate.policy.cadence as cadence
 import scalegate.policy.conditions as conditions
 import scalegate.policy.schema as schema
 from scalegate.errors import PolicyError
@@ -36,6 +37,7 @@ FLOAT_RANGES: dict[tuple[str, str], str] = {
     ("Elicitation", "budget_per_attempt_usd"): "(0, inf)",
     ("EvalSpec", "chance"): "[0, 1)",
     ("Suite", "at_least_fraction"): "(0, 1]",
+    ("RelativeClaim", "margin"): "[0, 1)",
     ("ThresholdCondition", "at_least"): "[0, 1]",
     ("ThresholdCondition", "at_most"): "[0, 1]",
     ("ResponseCondition", "effective_compute_at_least"): "(0, inf)",
@@ -51,7 +53,7 @@ FLOAT_RANGES: dict[tuple[str, str], str] = {
 def _models() -> list[type[BaseModel]]:
     return [
         cls
-        for module in (base, conditions, schema)
+        for module in (base, cadence, conditions, schema)
         for cls in vars(module).values()
         if inspect.isclass(cls) and issubclass(cls, BaseModel) and cls.__module__ == module.__name__
     ]
@@ -139,6 +141,14 @@ BAD: list[tuple[str, Any, str]] = [
             f"{CYBER_HIGH}.when.suite.at_least_fraction",
         )
         for v in (NAN, INF, 0.0, 1.5)
+    ],
+    *[
+        (
+            f"{CYBER_HIGH}.when",
+            {"relative": {"to": "reference", "evals": ["cyber_knowledge"], "margin": v}},
+            f"{CYBER_HIGH}.when.relative.margin",
+        )
+        for v in (NAN, INF, 1.0, -0.01)
     ],
     *[
         (

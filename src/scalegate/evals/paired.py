@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict
 from scalegate.evals import special
 from scalegate.evals.stats import wilson_interval
 
-DifferenceMethod = Literal["tango", "newcombe", "betting"]
+DifferenceMethod = Literal["tango", "newcombe", "wilson_union", "betting"]
 _STEPS = 64
 
 
@@ -131,6 +131,19 @@ def newcombe_interval(
     return max(-1.0, low), min(1.0, high)
 
 
+def union_interval(
+    s_a: float, n_a: float, s_b: float, n_b: float, confidence: float = 0.95
+) -> tuple[float, float]:
+    """An interval for p_a - p_b valid however the two samples depend on each other: each
+    side's Wilson bound at half the error (a union bound), so the upper bound is u_a - l_b.
+    For two runs over one dataset whose pairs cannot be matched: their correlation is unknown,
+    and Newcombe's interval, which assumes independence, is too narrow when it is negative."""
+    half = 1 - (1 - confidence) / 2
+    la, ua = wilson_interval(s_a, n_a, half)
+    lb, ub = wilson_interval(s_b, n_b, half)
+    return max(-1.0, la - ub), min(1.0, ua - lb)
+
+
 def _design_effect(diffs: Sequence[int], clusters: Sequence[str]) -> tuple[float, int]:
     """CR1 variance of the mean paired difference over its independent-sample variance (at
     least 1), and the number of clusters."""
@@ -202,18 +215,23 @@ def unpaired_difference(
     confidence: float = 0.95,
     deff_model: float = 1.0,
     deff_reference: float = 1.0,
+    *,
+    dependent: bool = False,
 ) -> Difference:
-    """The difference from two independent samples (Newcombe), each on its effective sample."""
+    """The difference from two unmatched samples, each on its effective sample: Newcombe's for
+    independent samples, the union bound (`union_interval`) when they may depend on each other
+    (`dependent`: drawn from one dataset)."""
     if n_model < 1 or n_reference < 1:
         raise ValueError("an unpaired difference needs samples on both sides")
     fa, fb = max(1.0, deff_model), max(1.0, deff_reference)
-    low, high = newcombe_interval(s_model / fa, n_model / fa, s_reference / fb, n_reference / fb, confidence)
+    interval = union_interval if dependent else newcombe_interval
+    low, high = interval(s_model / fa, n_model / fa, s_reference / fb, n_reference / fb, confidence)
     return Difference(
         value=s_model / n_model - s_reference / n_reference,
         low=low,
         high=high,
         confidence=confidence,
-        method="newcombe",
+        method="wilson_union" if dependent else "newcombe",
         paired=False,
         n=n_model,
         n_reference=n_reference,

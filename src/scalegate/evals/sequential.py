@@ -403,14 +403,17 @@ def thresholds_for(
     Reads each threshold's `when` and `alert` (`conditions.leaves`, either polarity: the
     interval must settle every line whichever way it counts), and the comparisons in `also`
     (the eval links of safety cases). None (run every sample) when the eval is read in a way
-    an interval does not decide: by a task suite (a counting rule over attempts) or through
-    another metric.
+    an interval does not decide: by a task suite (a counting rule over attempts), by a
+    relative claim (a comparison with a reference reads a fixed-n sample: a run stopped by
+    its own outcomes cannot be paired), or through another metric.
     """
     conds = [c for d in policy.domains.values() for t in d.thresholds.values() for c in (t.when, t.alert)]
     found: list[Bound] = [*also]
     for cond in conds:
         for leaf, _positive in leaves(cond):
             if leaf.suite is not None and eval_id in leaf.suite.evals:
+                return None
+            if leaf.relative is not None and eval_id in leaf.relative.evals:
                 return None
             bound = leaf.bound()
             if bound is not None:

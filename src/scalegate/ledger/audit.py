@@ -69,7 +69,9 @@ _IMPLIED = {
         "assessment.output_dir",
         "assessment.evidence",  # each eval's provenance names the model too
         "assessment.post_evidence",
-    )
+        "assessment.relative",  # the references' models and evidence, and per-sample scores
+    ),
+    "assessment.evidence": ("assessment.post_evidence", "assessment.relative"),
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 

@@ -40,6 +40,7 @@ EntryKind = Literal[
     "policy_approval",
     "policy_adopted",
     "assessment",
+    "preliminary",
     "decision",
     "signoff",
     "signoff_refused",

@@ -168,6 +168,7 @@ OPERATOR_KINDS = {
     "policy_proposed",
     "policy_adopted",
     "assessment",
+    "preliminary",
     "decision",
     "action_taken",
     "noncompliance_report",
@@ -240,6 +241,35 @@ def _assessment(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None
         bad("assessed under a policy that is not the one in force in this ledger")
 
 
+def _preliminary(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
+    """A preliminary assessment (`assess --preliminary`): under the policy in force, and its
+    verdict (is a comprehensive assessment due?) recomputed from its evidence and its
+    reference resolved again from the chain."""
+    _assessment(e, roles, state, bad)
+    if "evidence" not in e.payload or (state.recompute is not None and e.entry_id not in state.recompute):
+        return  # redacted (a public bundle), or not asked for: its hash still verifies
+    from scalegate.evals.evidence import EvalEvidence
+    from scalegate.policy.loader import parse_policy
+    from scalegate.relative import PreliminaryVerdict, preliminary_verdict
+
+    text = state.policies.get(str(e.payload.get("policy", {}).get("sha256")))
+    if text is None:
+        return  # reported above: not the policy in force
+    policy = parse_policy(text).policy
+    if policy.cadence is None or policy.cadence.preliminary is None:
+        bad("a preliminary assessment under a policy with no cadence.preliminary")
+        return
+    claim = policy.cadence.preliminary.relative
+    evidence = {k: EvalEvidence.model_validate(v) for k, v in e.payload["evidence"].items()}
+    relative = _relative_inputs({claim.key: claim}, e, state, bad)
+    recorded = PreliminaryVerdict.model_validate(e.payload.get("verdict"))
+    again = preliminary_verdict(
+        claim.evals, claim.margin, policy.statistics.confidence, evidence, relative, claim.key
+    )
+    if recorded.due != again.due or recorded.reference != again.reference:
+        bad(f"recorded preliminary verdict differs from the one recomputed ({again.reason})")
+
+
 def _decision(e: Entry, roles: set[str], state: LedgerState, bad: Any) -> None:
     p = e.payload
     _check_decision(e, state, bad)
@@ -310,6 +340,7 @@ _KIND_RULES: dict[str, Callable[[Entry, set[str], LedgerState, Any], None]] = {
     "policy_adopted": _policy_text,
     "policy_approval": _policy_approval,
     "assessment": _assessment,
+    "preliminary": _preliminary,
     "decision": _decision,
     "signoff": _signoff,
     "signoff_refused": _signoff,
@@ -386,6 +417,9 @@ def _check_decision(e: Entry, state: LedgerState, bad: Any) -> None:
             k: CaseResult.model_validate(v) for k, v in (assessment.payload.get("safety_cases") or {}).items()
         }
         recorded = Decision.model_validate(e.payload.get("decision"))
+        from scalegate.ledger.references import claims_of
+
+        relative = _relative_inputs(claims_of(policy), assessment, state, bad)
     except (ValidationError, ValueError, TypeError, AttributeError) as exc:
         bad(f"decision inputs do not parse: {exc}")
         return
@@ -404,9 +438,27 @@ def _check_decision(e: Entry, state: LedgerState, bad: Any) -> None:
         set(e.payload.get("protections_in_place") or []),
         cases,
         post_evidence=post,
+        relative=relative,
     )
     if not same_decision(recorded, again):
         bad("recorded decision differs from the decision recomputed from its inputs")
+
+
+def _relative_inputs(claims: Collection[str], assessment: Entry, state: LedgerState, bad: Bad) -> Any:
+    """What an assessment's relative claims read: the model's recorded per-sample scores, and
+    each reference resolved again from the chain before the assessment (never the copy the
+    record carries, which must match it)."""
+    from scalegate.ledger.references import GIVEN, resolve
+    from scalegate.relative import RelativeInputs
+
+    recorded = RelativeInputs.model_validate(assessment.payload.get("relative") or {})
+    given = recorded.references.get(GIVEN)
+    model = assessment.payload.get("model") or {}
+    resolved = resolve(state, claims, model, given.decision_id if given else None, assessment.seq)
+    for key, ref in resolved.items():
+        if recorded.references.get(key) != ref:
+            bad(f"the reference recorded for `{key}` does not match the ledger's decision {ref.decision_id}")
+    return RelativeInputs(scores=recorded.scores, references=resolved)
 
 
 def _check_action(e: Entry, decision: Entry, state: LedgerState, bad: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,26 @@ def default_key_path() -> Path:
 def state_of(ledger: Ledger | Batch, recompute: tuple[str, ...] = ()) -> LedgerState:
     """The ledger as `verify` reads it, recomputing only the decisions named."""
     return replay(ledger.iter_entries(), recompute)
+
+
+def references_for(
+    ledger: Ledger,
+    policy: Any,
+    model: dict[str, Any],
+    given: str | None = None,
+    keys: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """Each relative claim's reference (`keys`, default: the policy's thresholds' claims) as the
+    ledger stands now, checked as `verify` will check it (the reference decisions recomputed),
+    so what `assess` records is what verify resolves."""
+    from scalegate.ledger.references import claims_of, resolve
+
+    keys = claims_of(policy) if keys is None else keys
+    if not keys:
+        return {}
+    found = resolve(state_of(ledger), keys, model, given)
+    ids = tuple(r.decision_id for r in found.values() if r.decision_id is not None)
+    return resolve(state_of(ledger, recompute=ids), keys, model, given) if ids else found
 
 
 def registry(ledger: Ledger | Batch, state: LedgerState | None = None) -> dict[str, dict[str, Any]]:
@@ -179,6 +200,31 @@ def _record_assessment(ledger: Batch, loaded: Any, assessment: Any, key: Signing
         [(key, OPERATOR)],
     )
     return a_entry, d_entry
+
+
+def record_preliminary(ledger: Ledger, loaded: Any, assessment: Any, verdict: Any, key: SigningKey) -> Entry:
+    """Append a preliminary assessment (`assess --preliminary`): its evidence, the reference
+    it was compared with and its verdict. It authorises nothing; `verify` recomputes it."""
+    with ledger.batch() as tx:
+        _require_role(tx, key, OPERATOR)
+        if policy_in_force(tx) is None:
+            raise InputError(
+                "no policy is in force in this ledger: a preliminary assessment compares with a "
+                "comprehensive one recorded under it (run `scalegate assess` first)"
+            )
+        check_policy(tx, loaded)
+        data = assessment.model_dump(mode="json")
+        payload = {
+            k: data[k]
+            for k in ("scalegate_version", "started_at", "completed_at", "policy", "model", "checkpoint")
+        }
+        payload.update(
+            sample_limit=data["sample_limit"],
+            evidence=data["evidence"],
+            relative=data["relative"],
+            verdict=verdict.model_dump(mode="json"),
+        )
+        return tx.append("preliminary", payload, [(key, OPERATOR)])
 
 
 def _decision(

@@ -79,8 +79,49 @@ class Suite(Strict):
         return max(1, math.ceil(self.at_least_fraction * len(self.evals) - 1e-9))
 
 
+class DecisionRef(Strict):
+    """A reference pinned to one decision recorded in the ledger (its entry id or a prefix)."""
+
+    decision: str = Field(min_length=6)
+
+
+class RelativeClaim(Strict):
+    """ "Not higher than a reference by more than `margin`" on every eval named: a leaf of the
+    threshold algebra (docs/design/relative.md). It reads `below` when the model is shown not
+    higher on every eval (an intersection-union test), `crossed` when it is shown higher on
+    some eval (Bonferroni over the evals), `inconclusive` otherwise. A higher-scoring model
+    makes it more likely to hold, as for a comparison, so it combines like one: inside
+    `all:` with a comparison it rules a threshold out for a model no more capable than a
+    reference that was itself below that threshold.
+
+    `to`: `reference` (the decision named by `assess --relative-to`), `last_comprehensive`
+    (the newest decision in the ledger on another model from an assessment that ran every
+    eval of its policy in full), or `{decision: ID}`. Never a number typed by hand.
+    """
+
+    to: Literal["reference", "last_comprehensive"] | DecisionRef
+    evals: list[str] = Field(min_length=1)
+    margin: float = Field(ge=0.0, lt=1.0)
+    direction: Literal["not_higher"] = "not_higher"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if len(set(self.evals)) != len(self.evals):
+            raise ValueError("relative evals must be distinct")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Which reference the claim reads: `reference`, `last_comprehensive` or `decision:ID`."""
+        return self.to if isinstance(self.to, str) else f"decision:{self.to.decision}"
+
+    def text(self) -> str:
+        return f"not higher than {self.key} by more than {self.margin:g} on {', '.join(self.evals)}"
+
+
 class ThresholdCondition(Strict):
-    """A condition over eval metrics: one comparison, a task suite, or all/any/not of them."""
+    """A condition over eval metrics: one comparison, a task suite, a relative claim, or
+    all/any/not of them."""
 
     eval: str | None = None
     metric: str | None = None
@@ -88,6 +129,7 @@ class ThresholdCondition(Strict):
     at_least: float | None = Field(None, ge=0.0, le=1.0)
     at_most: float | None = Field(None, ge=0.0, le=1.0)
     suite: Suite | None = None
+    relative: RelativeClaim | None = None
     all: list[ThresholdCondition] | None = None
     any: list[ThresholdCondition] | None = None
     not_: ThresholdCondition | None = Field(None, alias="not")
@@ -97,6 +139,7 @@ class ThresholdCondition(Strict):
         forms = [
             self.eval is not None,
             self.suite is not None,
+            self.relative is not None,
             self.all is not None,
             self.any is not None,
             self.not_ is not None,
@@ -104,7 +147,7 @@ class ThresholdCondition(Strict):
         if sum(forms) != 1:
             raise ValueError(
                 "expected exactly one of: {eval: NAME, at_least: X} (or at_most), {suite: {...}}, "
-                "{all: [...]}, {any: [...]}, {not: {...}}"
+                "{relative: {...}}, {all: [...]}, {any: [...]}, {not: {...}}"
             )
         if self.eval is not None and (self.at_least is None) == (self.at_most is None):
             raise ValueError(f"comparison on eval '{self.eval}' needs exactly one of at_least, at_most")
@@ -117,7 +160,7 @@ class ThresholdCondition(Strict):
         return self
 
     def children(self) -> list[ThresholdCondition]:
-        """The parts of an `all:`, `any:` or `not:` (empty for a comparison or a suite)."""
+        """The parts of an `all:`, `any:` or `not:` (empty for a leaf)."""
         return list(self.all or self.any or ([self.not_] if self.not_ else []))
 
     def evals(self) -> set[str]:
@@ -126,10 +169,17 @@ class ThresholdCondition(Strict):
 
     def reads(self) -> list[tuple[str, str | None]]:
         """(eval, metric) pairs this node reads itself: one for a comparison, one per task
-        for a suite, none for a combination (its leaves read theirs)."""
+        for a suite, one per eval for a relative claim (accuracy), none for a combination
+        (its leaves read theirs)."""
         if self.eval is not None:
             return [(self.eval, self.metric)]
+        if self.relative is not None:
+            return [(e, None) for e in self.relative.evals]
         return [(e, self.suite.metric) for e in self.suite.evals] if self.suite is not None else []
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.eval is not None or self.suite is not None or self.relative is not None
 
     def bound(self) -> Bound | None:
         """The comparison at this node, or None for a suite or a combination."""
@@ -206,11 +256,11 @@ class ResponseCondition(Strict):
 def leaves(
     cond: ThresholdCondition | None, positive: bool = True
 ) -> Iterator[tuple[ThresholdCondition, bool]]:
-    """Comparisons and suites with their polarity: True under an even number of `not:`, where
-    a higher score makes the whole condition more likely to hold."""
+    """Comparisons, suites and relative claims with their polarity: True under an even number
+    of `not:`, where a higher score makes the whole condition more likely to hold."""
     if cond is None:
         return
-    if cond.eval is not None or cond.suite is not None:
+    if cond.is_leaf:
         yield cond, positive
         return
     for child in cond.children():
@@ -218,11 +268,18 @@ def leaves(
 
 
 def bounds(cond: ThresholdCondition | None, positive: bool = True) -> Iterator[tuple[Bound, bool]]:
-    """Every comparison of a condition with its polarity (suites are counting rules, not bounds)."""
+    """Every comparison of a condition with its polarity (suites are counting rules and relative
+    claims comparisons with another model, not bounds)."""
     for leaf, pol in leaves(cond, positive):
         b = leaf.bound()
         if b is not None:
             yield b, pol
+
+
+def relative_claims(cond: ThresholdCondition | None) -> Iterator[RelativeClaim]:
+    for leaf, _pol in leaves(cond):
+        if leaf.relative is not None:
+            yield leaf.relative
 
 
 def nodes(cond: ResponseCondition, positive: bool = True) -> Iterator[tuple[ResponseCondition, bool]]:

@@ -24,6 +24,7 @@ from scalegate.policy.base import (
     closest,
     listing,
 )
+from scalegate.policy.cadence import Cadence
 from scalegate.policy.conditions import ResponseCondition, ThresholdCondition, leaves
 
 SCHEMA_VERSION = 1
@@ -402,42 +403,6 @@ class Governance(Cited):
     restricted_fields: list[str] = Field(default_factory=list)
 
 
-TriggerEvent = Literal[
-    "covered_deployment",  # OpenAI v2: every frontier deployment, internal agents included
-    "before_external_deployment",
-    "officer_discretion",  # Anthropic v2: the RSO may require a comprehensive assessment
-    "algorithmic_breakthrough",  # OpenAI beta
-    "capability_jump",  # DeepMind v2/v3: exceptional or material capability increase
-]
-
-
-class SafetyBuffer(Cited):
-    """How far below a threshold the alerts are meant to fire (Anthropic v1: 6x; DeepMind v1:
-    6x or 3 months of fine-tuning)."""
-
-    effective_compute_multiple: float | None = Field(None, gt=1.0)
-    months: float | None = Field(None, gt=0)
-    description: str | None = None
-
-
-class Cadence(Cited):
-    """When an assessment is due: whichever trigger comes first."""
-
-    every_effective_compute_multiple: float | None = Field(None, gt=1.0)
-    max_days: int | None = Field(None, ge=1)
-    # Anthropic RSP v2: accumulated post-training enhancements count, measured in calendar time
-    post_training_months: float | None = Field(None, gt=0)
-    during_training: bool = True
-    # a fired alert pauses training (not only a crossed threshold)
-    alerts_pause_training: bool = False
-    # when a forecast projects a crossing before the next scheduled assessment, assess early
-    shorten_on_forecast: bool = True
-    # triggers that are events rather than compute or time (recorded; scalegate assesses when
-    # asked, e.g. `scalegate assess` in the deployment pipeline)
-    events: list[TriggerEvent] = Field(default_factory=list)
-    buffer: SafetyBuffer | None = None
-
-
 class CommitmentKind(StrEnum):
     """Commitments lint and grading look for. Each names a documented best practice."""
 
@@ -533,6 +498,10 @@ class Policy(Strict):
         if len(refs.actions) != len(self.actions):
             out.append((("actions",), "action names must be unique"))
         out.extend(self._threshold_problems(refs))
+        if self.cadence is not None and self.cadence.preliminary is not None:
+            loc: Loc = ("cadence", "preliminary", "relative", "evals")
+            claim = self.cadence.preliminary.relative
+            out.extend((loc, p) for e in claim.evals for p in self._eval_problems(e, None))
         for i, resp in enumerate(self.responses):
             out.extend(self._response_problems(i, resp, refs))
         ids = [r.id for r in self.responses if r.id]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from scalegate.ledger.records import Entry
-from scalegate.policy.conditions import ThresholdCondition, bounds
+from scalegate.policy.conditions import ThresholdCondition, leaves
 from scalegate.report.checklists import Answer, checklist, narrative, provided
 from scalegate.report.document import Block, Document, Section, Table, Text, cell
 from scalegate.report.examples import safeguard
@@ -171,8 +171,15 @@ def _who(e: Entry) -> str:
 
 
 def _lines(cond: ThresholdCondition | None) -> list[str]:
-    """Each comparison of a condition as the policy states it (`not:` shown by its polarity)."""
-    return [b.text(unicode=True) + ("" if positive else " (negated)") for b, positive in bounds(cond)]
+    """Each comparison and relative claim of a condition as the policy states it (`not:` shown
+    by its polarity)."""
+    out = []
+    for leaf, positive in leaves(cond):
+        b = leaf.bound()
+        text = leaf.relative.text() if leaf.relative is not None else b.text(unicode=True) if b else None
+        if text is not None:
+            out.append(text + ("" if positive else " (negated)"))
+    return out
 
 
 def _risk(src: Source, count: int) -> Section:

@@ -60,6 +60,8 @@ def compare_conditions(
         return _bounds(ctx, a, b, pol)
     if a.suite is not None and b.suite is not None:
         return _suites(ctx, a, b, pol)
+    if a.relative is not None and b.relative is not None:
+        return _relatives(ctx, a, b, pol)
     if a.not_ is not None and b.not_ is not None:
         return compare_conditions(ctx, a.not_, b.not_, -pol)
     if (a.all or a.any) and (b.all or b.any):
@@ -110,6 +112,27 @@ def _suites(ctx: Context, a: ThresholdCondition, b: ThresholdCondition, pol: int
     return out
 
 
+def _relatives(ctx: Context, a: ThresholdCondition, b: ThresholdCondition, pol: int) -> list[Finding]:
+    """A relative leaf holds (reads crossed) when the model is shown higher than the reference
+    by more than the margin on some eval: a wider margin makes it harder to hold, more evals
+    easier."""
+    ra, rb = a.relative, b.relative
+    assert ra is not None and rb is not None
+    if ra.key != rb.key:
+        return [("unclear", f"relative reference {ra.key} -> {rb.key}")]
+    out: list[Finding] = []
+    old_evals, new_evals = {ctx.evals.get(e, "?" + e) for e in ra.evals}, set(rb.evals)
+    if old_evals != new_evals:
+        if not (old_evals <= new_evals or new_evals <= old_evals):
+            return [("unclear", "relative evals changed")]
+        out.append((_ease(new_evals > old_evals, pol), f"relative evals {len(ra.evals)} -> {len(rb.evals)}"))
+    if ra.margin != rb.margin:
+        out.append(
+            (_ease(rb.margin < ra.margin, pol), f"relative margin {fmt(ra.margin)} -> {fmt(rb.margin)}")
+        )
+    return out
+
+
 def _combinations(ctx: Context, a: ThresholdCondition, b: ThresholdCondition, pol: int) -> list[Finding]:
     ca, cb = a.all or a.any or [], b.all or b.any or []
     out: list[Finding] = []
@@ -134,7 +157,7 @@ def _combinations(ctx: Context, a: ThresholdCondition, b: ThresholdCondition, po
 def _signature(ctx: Context, c: ThresholdCondition, old: bool) -> Any:
     evals = c.evals()
     names = sorted(ctx.evals.get(e, "?" + e) for e in evals) if old else sorted(evals)
-    form = next(f for f in ("eval", "suite", "all", "any", "not_") if getattr(c, f) is not None)
+    form = next(f for f in ("eval", "suite", "relative", "all", "any", "not_") if getattr(c, f) is not None)
     return (form, tuple(names))
 
 
@@ -169,5 +192,7 @@ def condition_text(c: ThresholdCondition) -> str:
         return f"{b.eval} {b.op.symbol} {fmt(b.value)}"
     if c.suite is not None:
         return f"suite of {len(c.suite.evals)}"
+    if c.relative is not None:
+        return c.relative.text()
     form = "all" if c.all is not None else "any" if c.any is not None else "not"
     return f"{form}({', '.join(condition_text(x) for x in c.children())})"

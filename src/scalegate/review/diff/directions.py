@@ -201,6 +201,9 @@ DIRECTIONS: tuple[Direction, ...] = (
     D("cadence.buffer", "effective_compute_multiple", R.HIGHER, "buffer {a} -> {b}", why=_MARGIN, unit="x"),
     D("cadence.buffer", "months", R.HIGHER, "buffer months {a} -> {b}", why=_MARGIN),
     D("cadence.buffer", "description", R.NONE, "buffer description changed"),
+    D("cadence", "preliminary", R.ABSENT, dropped="preliminary assessment removed",
+      added="preliminary assessment added",
+      why=("a preliminary assessment may find a comprehensive one not due", None)),
     # governance
     _keyed_roles("signoff"),
     _keyed_roles("inform_before"),
