@@ -189,3 +189,61 @@ def test_the_eu_cop_example_reads_its_claim_against_a_recorded_reference() -> No
     assert tier1({"reference": ref})  # the same answers on 2,000 questions: within 0.02
     assert not tier1({})
     assert not tier1({"reference": ref.model_copy(update={"ruled_out": []})})
+
+
+RESPONSE_POLICY = """
+scalegate: 1
+policy: {name: relative response, version: "1"}
+levels: [low, high]
+evals:
+  arith: {task: scalegate/modular_arithmetic}
+domains:
+  d:
+    title: D
+    thresholds:
+      high: {description: t, when: {eval: arith, at_least: 0.99}}
+responses:
+  - id: beyond-reference
+    if: {relative: {to: reference, evals: [arith], margin: 0.1}}
+    block: [external_deployment]
+"""
+
+
+def allowed(model: str, ref: Reference | None, *, scores: bool = True) -> bool:
+    from scalegate.gates import decide
+
+    policy = policy_from(RESPONSE_POLICY)
+    inputs = RelativeInputs(
+        scores={"arith": _scores(model)} if scores else {},
+        references={} if ref is None else {"reference": ref},
+    )
+    card = build_scorecard(policy, {"arith": _evidence(model)}, relative=inputs)
+    return decide(policy, card, set()).allowed("external_deployment")
+
+
+@settings(max_examples=100, deadline=None)
+@given(pairs)
+def test_a_response_on_a_relative_fact_applies_unless_the_claim_is_shown(xy: tuple[str, str]) -> None:
+    """The response blocks unless the model is shown within the margin; nothing worse (no
+    reference, a reference with a problem, lost scores) lifts a block the clean reading
+    keeps."""
+    model, ref = xy
+    clean = allowed(model, _reference(ref))
+    assert not allowed(model, None)
+    assert not allowed(model, _reference(ref, problem="superseded"))
+    assert not allowed(model, _reference(ref), scores=False) or clean
+
+
+def test_a_response_fact_names_the_comparison() -> None:
+    from scalegate.gates import decide
+
+    policy = policy_from(RESPONSE_POLICY)
+    same = "1" * 60 + "0" * 140
+    better = "1" * 120 + "0" * 80
+    assert allowed(same, _reference(same))  # identical answers on 200 questions: within 0.1
+    inputs = RelativeInputs(scores={"arith": _scores(better)}, references={"reference": _reference(same)})
+    card = build_scorecard(policy, {"arith": _evidence(better)}, relative=inputs)
+    (reason,) = decide(policy, card, set()).actions["external_deployment"].reasons
+    (fact,) = reason.records
+    assert fact.kind == "relative" and "not shown: not higher than reference" in fact.text()
+    assert "difference +0.300" in fact.text()

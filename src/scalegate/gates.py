@@ -18,7 +18,7 @@ from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.conditions import ResponseCondition
 from scalegate.policy.schema import Policy
 from scalegate.safety_case import CaseResult
-from scalegate.scoring import Comparison, DomainScore, Scorecard
+from scalegate.scoring import Comparison, DomainScore, Scorecard, claim_id
 
 #: The format of a recorded decision. 1: reasons carry rendered sentences only; 2: each also
 #: carries its facts as data (`records`), which is what verification compares.
@@ -33,6 +33,7 @@ FactKind = Literal[
     "inconclusive",
     "scorecard_inconclusive",
     "compute",
+    "relative",
     "not",
 ]
 
@@ -96,6 +97,7 @@ _TEXT: dict[str, Callable[[Fact], str]] = {
     "inconclusive": _undecided_text,
     "scorecard_inconclusive": lambda f: "the scorecard is inconclusive",
     "compute": _compute_text,
+    "relative": lambda f: f"not shown: {f.label}" + (f" ({_comparisons(f)})" if f.comparisons else ""),
     "not": lambda f: f"not ({'; '.join(x.text() for x in f.inner) or 'false'})",
 }
 
@@ -296,6 +298,11 @@ def _matches(policy: Policy, cond: ResponseCondition, card: Scorecard) -> _Match
         fact = Fact(kind="compute", quantity=label, value=value, limit=limit)
         # unknown compute counts as reached: fail closed
         return _Match(holds=value is None or value >= limit, records=[fact])
+    if cond.relative is not None:
+        # a claim not shown (inconclusive, no usable reference, not read) counts as holding
+        read = card.relative.get(claim_id(cond.relative))
+        fact = Fact(kind="relative", label=cond.relative.text(), comparisons=read.comparisons if read else [])
+        return _Match(holds=read is None or not read.shown, records=[fact])
     children = [_matches(policy, c, card) for c in cond.children()]
     if cond.not_ is not None:
         inner = children[0]

@@ -7,6 +7,7 @@ level up, never down.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -17,7 +18,7 @@ from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.paired import Relation
 from scalegate.evals.stats import ComparisonState, compare
 from scalegate.policy.base import EvidenceStatus
-from scalegate.policy.conditions import RelativeClaim, Suite, ThresholdCondition
+from scalegate.policy.conditions import RelativeClaim, Suite, ThresholdCondition, relative_claims
 from scalegate.policy.schema import Policy
 from scalegate.relative import Reference, RelativeInputs, compare_eval
 
@@ -148,6 +149,22 @@ class Undecided(BaseModel):
     comparison: Comparison
 
 
+class RelativeReading(BaseModel):
+    """A response condition's relative claim as read: `shown` when the model is shown no more
+    than the margin above the reference on every eval (the fact then does not hold)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    claim: str
+    shown: bool
+    comparisons: list[Comparison]
+
+
+def claim_id(claim: RelativeClaim) -> str:
+    """The key a response's relative fact is read under (the claim as data)."""
+    return json.dumps(claim.model_dump(mode="json"), sort_keys=True)
+
+
 class Scorecard(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -159,6 +176,8 @@ class Scorecard(BaseModel):
     undecided: list[Undecided]
     effective_compute: float | None = None
     training_compute: float | None = None
+    # the responses' relative claims, by `claim_id`; one not read here counts as not shown
+    relative: dict[str, RelativeReading] = Field(default_factory=dict)
 
 
 POST_EQUALS_PRE = (
@@ -319,7 +338,7 @@ class RelativeContext:
     inputs: RelativeInputs
     evidence: Mapping[str, EvalEvidence]
     confidence: float
-    threshold: str
+    threshold: str | None  # None: a response's fact, about no threshold
 
 
 def _relative(
@@ -338,7 +357,7 @@ def _relative(
     # a model no more capable than a reference rules out only what the reference was below
     unsafe = (
         None
-        if ctx.threshold in ref.ruled_out
+        if ctx.threshold is None or ctx.threshold in ref.ruled_out
         else f"the reference's decision did not rule out {ctx.threshold}"
     )
     rule_out_family = family if positive else 1
@@ -519,6 +538,24 @@ def undecided_comparisons(pre: dict[str, DomainScore], post: dict[str, DomainSco
     return out
 
 
+def _response_claims(
+    policy: Policy, evidence: dict[str, EvalEvidence], relative: RelativeInputs | None
+) -> dict[str, RelativeReading]:
+    """The responses' relative claims, read on the pre-mitigation evidence (it bounds the
+    safeguarded model from above)."""
+    out: dict[str, RelativeReading] = {}
+    ctx = (
+        None if relative is None else RelativeContext(relative, evidence, policy.statistics.confidence, None)
+    )
+    for resp in policy.responses:
+        for claim in relative_claims(resp.if_):
+            read = _relative(claim, ctx, family=1, positive=True)
+            out[claim_id(claim)] = RelativeReading(
+                claim=claim.text(), shown=read.state is State.below, comparisons=read.comparisons
+            )
+    return out
+
+
 def build_scorecard(
     policy: Policy,
     evidence: dict[str, EvalEvidence],
@@ -551,6 +588,7 @@ def build_scorecard(
         for t in d.thresholds
     )
     return Scorecard(
+        relative=_response_claims(policy, evidence, relative),
         undecided=undecided_comparisons(pre, post),
         pre_mitigation=MitigationView(domains=pre),
         post_mitigation=MitigationView(domains=post, note=POST_EQUALS_PRE if post_evidence is None else None),

@@ -28,8 +28,12 @@ LAST_COMPREHENSIVE = "last_comprehensive"
 
 
 def claims_of(policy: Policy) -> dict[str, RelativeClaim]:
-    """Every relative claim of the policy's thresholds and alerts, one per reference key."""
-    conds = [c for d in policy.domains.values() for t in d.thresholds.values() for c in (t.when, t.alert)]
+    """Every relative claim of the policy's thresholds, alerts and responses, one per reference
+    key (the references to resolve)."""
+    conds: list[Any] = [
+        c for d in policy.domains.values() for t in d.thresholds.values() for c in (t.when, t.alert)
+    ]
+    conds += [r.if_ for r in policy.responses]
     return {claim.key: claim for cond in conds for claim in relative_claims(cond)}
 
 

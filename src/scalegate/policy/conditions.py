@@ -201,6 +201,9 @@ class ResponseCondition(Strict):
     effective_compute_at_least: float | None = Field(None, gt=0)
     # raw training FLOP, without the algorithmic multiplier; unknown counts as reached
     training_compute_at_least: float | None = Field(None, gt=0)
+    # holds unless the model is shown no more than the margin above the reference on every
+    # eval: a claim not shown (inconclusive, no usable reference) counts as holding
+    relative: RelativeClaim | None = None
     # Restricts level and alert facts to these domains (default: any domain).
     domains: list[str] | None = None
     # beside a level fact: true matches only thresholds confirmed crossed, false only those
@@ -219,12 +222,14 @@ class ResponseCondition(Strict):
             self.evidence is not None,
             self.effective_compute_at_least is not None,
             self.training_compute_at_least is not None,
+            self.relative is not None,
         ]
         combos = [self.all is not None, self.any is not None, self.not_ is not None]
         if sum(facts) + sum(combos) != 1:
             raise ValueError(
                 "expected exactly one of: pre_mitigation_at_least, post_mitigation_at_least, "
-                "alert, evidence, effective_compute_at_least, training_compute_at_least, all, any, not"
+                "alert, evidence, effective_compute_at_least, training_compute_at_least, relative, all, "
+                "any, not"
             )
         level_or_alert = any(
             x is not None for x in (self.pre_mitigation_at_least, self.post_mitigation_at_least, self.alert)
@@ -276,10 +281,13 @@ def bounds(cond: ThresholdCondition | None, positive: bool = True) -> Iterator[t
             yield b, pol
 
 
-def relative_claims(cond: ThresholdCondition | None) -> Iterator[RelativeClaim]:
-    for leaf, _pol in leaves(cond):
-        if leaf.relative is not None:
-            yield leaf.relative
+def relative_claims(cond: ThresholdCondition | ResponseCondition | None) -> Iterator[RelativeClaim]:
+    """The relative claims of a threshold or response condition."""
+    if isinstance(cond, ResponseCondition):
+        found = (n.relative for n, _pol in nodes(cond))
+    else:
+        found = (leaf.relative for leaf, _pol in leaves(cond))
+    yield from (c for c in found if c is not None)
 
 
 def nodes(cond: ResponseCondition, positive: bool = True) -> Iterator[tuple[ResponseCondition, bool]]:

@@ -637,6 +637,8 @@ class Policy(Strict):
         for level in (cond.pre_mitigation_at_least, cond.post_mitigation_at_least):
             if level is not None and level not in refs.levels:
                 out.append(f"unknown level '{level}' (levels: {listing(self.levels)})")
+        for e in cond.relative.evals if cond.relative else []:
+            out.extend(self._eval_problems(e, None))
         for d in cond.domains or []:
             if d not in self.domains:
                 out.append(f"unknown domain '{d}' (domains: {listing(sorted(self.domains))})")
