@@ -261,3 +261,28 @@ def test_a_forged_preliminary_verdict_is_found_by_verify(tmp_path: Path) -> None
     workflow.record_preliminary(w.ledger, w.loaded, result, verdict.model_copy(update={"due": False}), w.key)
     found = w.problems()
     assert any("preliminary verdict differs" in p for p in found), found
+
+
+def test_the_capability_report_shows_the_difference_from_the_reference(
+    world: World, reference: str, tmp_path: Path
+) -> None:
+    from tests.conftest import run_cli
+
+    result, _ = world.assess(0.34, reference, record=False)
+    rel = _high(result).when.comparisons[1]
+    res = run_cli(
+        "report",
+        "capability",
+        "--assessment",
+        str(result.output_dir),
+        "-f",
+        "md",
+        "-o",
+        "cap.md",
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    text = (tmp_path / "cap.md").read_text()
+    row = next(line for line in text.splitlines() if "arith minus reference" in line)
+    assert f"{rel.value:+.3f}" in row and f"[{rel.low:+.3f}, {rel.high:+.3f}]" in row and "margin 0.15" in row
+    assert "below" in row and reference[:12] in row

@@ -31,7 +31,7 @@ from scalegate.report.kinds.common import (
     state_tone,
 )
 from scalegate.report.sources import Source
-from scalegate.scoring import POST_EQUALS_PRE, DomainScore
+from scalegate.scoring import POST_EQUALS_PRE, RELATIVE_OP, DomainScore
 
 
 def build(src: Source, examples: int = 3, **_: object) -> Document:
@@ -110,7 +110,7 @@ def _domain(src: Source, name: str, domain: Domain, example_count: int) -> tuple
         for level, t in domain.thresholds.items()
     ]
     blocks.append(_evals(src, name, pre))
-    if any(c.op != "passes" for _, c in comparisons(pre)):
+    if any(c.op in ("at_least", "at_most") for _, c in comparisons(pre)):
         svg, refs = forest_of(src, name, pre, anchor("forest", name))
         blocks.append(
             Figure(
@@ -166,12 +166,13 @@ def _evals(src: Source, name: str, pre: DomainScore) -> Table:
         ref = ref_for(src, c.eval_id)
         sym = "≤" if c.op == "at_most" else "≥"
         n = c.n or (next(iter(ev.metrics.values())).n if ev and ev.metrics else 0)
+        relative = c.op == RELATIVE_OP  # a difference from a reference, not a score
         rows.append(
             [
-                cell(c.eval_id, ref),
+                cell(f"{c.eval_id} minus reference" if relative else c.eval_id, ref),
                 cell(level),
-                *(interval_cell(ev, ref) if ev is not None else _from_comparison(c, ref)),
-                cell(f"{sym} {c.threshold:g}", ref),
+                *(interval_cell(ev, ref) if ev is not None and not relative else _from_comparison(c, ref)),
+                cell(f"margin {c.threshold:g} ({c.note})" if relative else f"{sym} {c.threshold:g}", ref),
                 cell(c.state.value, ref, state_tone(c.state.value)),  # type: ignore[arg-type]
                 cell(_profiles(ev)),
                 cell(
@@ -205,9 +206,14 @@ def _from_comparison(c: object, ref: str) -> list:  # type: ignore[type-arg]
     from scalegate.scoring import Comparison
 
     assert isinstance(c, Comparison)
-    if c.value is None:
+    if c.value is None or c.low is None or c.high is None:
         return [cell("-", ref), cell("-", ref), cell("-", ref)]
-    return [cell(c.n, ref), cell(f"{c.value:.3f}", ref), cell(f"[{c.low:.3f}, {c.high:.3f}]", ref)]
+    signed = "+" if c.op == RELATIVE_OP else ""
+    return [
+        cell(c.n, ref),
+        cell(f"{c.value:{signed}.3f}", ref),
+        cell(f"[{c.low:{signed}.3f}, {c.high:{signed}.3f}]", ref),
+    ]
 
 
 def _profiles(ev: EvalEvidence | None) -> str:

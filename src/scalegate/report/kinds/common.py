@@ -194,7 +194,7 @@ def forest_of(
 ) -> tuple[str, list[str]]:
     rows, refs = [], []
     for level, c in comparisons(d):
-        if c.op == "passes":
+        if c.op not in ("at_least", "at_most"):  # a suite's count, a relative claim's difference
             continue
         rows.append(
             Interval(f"{c.eval_id} vs {level}", c.value, c.low, c.high, c.threshold, c.op, c.state.value)
@@ -208,7 +208,7 @@ def ruling(c: Comparison, n: int, confidence: float, method: stats.IntervalMetho
     the fewest successes whose interval lies wholly at or above it, and the most whose
     interval lies wholly below it (mirrored for `at_most`). The interval moves monotonically
     with the successes, so each boundary is found by bisection (a few dozen intervals at any n)."""
-    if c.op == "passes" or n <= 0:
+    if c.op not in ("at_least", "at_most") or n <= 0:
         return "-"
 
     def state(k: int) -> str:

@@ -124,7 +124,12 @@ def _points(runs: list[Entry]) -> dict[str, list[tuple[Point, Entry]]]:
             for t in d.get("thresholds", []):
                 for c in (t.get("when") or {}).get("comparisons", []):
                     eval_id, value, n = c.get("eval_id"), c.get("value"), c.get("n")
-                    if eval_id in seen or value is None or not n or c.get("op") == "passes":
+                    if (
+                        eval_id in seen
+                        or value is None
+                        or not n
+                        or c.get("op") not in ("at_least", "at_most")
+                    ):
                         continue
                     seen.add(eval_id)
                     out.setdefault(eval_id, []).append((Point(compute, round(value * n, 6), int(n)), e))
