@@ -13,6 +13,7 @@ recomputes each decision from the chain.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -286,3 +287,40 @@ def test_the_capability_report_shows_the_difference_from_the_reference(
     row = next(line for line in text.splitlines() if "arith minus reference" in line)
     assert f"{rel.value:+.3f}" in row and f"[{rel.low:+.3f}, {rel.high:+.3f}]" in row and "margin 0.15" in row
     assert "below" in row and reference[:12] in row
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        {"ids": ["a", "b"], "scores": "0x"},  # not 0/1
+        {"ids": ["a", "b"], "scores": "011"},  # one score too many
+        {"ids": ["a", "a"], "scores": "01"},  # a sample twice
+        {"ids": ["a", "b"], "scores": "01", "clusters": ["c"]},
+        123,  # neither scores nor a reason
+    ],
+)
+def test_a_hostile_recorded_reference_is_unusable_never_a_crash(tmp_path: Path, scores: Any) -> None:
+    """A reference decision recorded with malformed per-sample scores (an insider's forgery,
+    hashed and signed): verify names it, and a claim read against it is unknown."""
+    w = World(tmp_path)
+    honest, _ = w.assess(0.28, record=False)
+    assert honest.relative is not None
+    data = honest.model_dump(mode="json")
+    data["relative"]["scores"]["arith"] = scores
+    forged = _Raw(data)
+    _, decision = workflow.record_assessment(w.ledger, w.loaded, forged, w.key)
+    assert any("do not parse" in p or "malformed" in p for p in w.problems()), w.problems()
+    result, _ = w.assess(0.34, decision.entry_id, record=False)
+    rel = _high(result).when.comparisons[1]
+    assert rel.state == "unknown" and "does not verify" in (rel.note or ""), rel.note
+    assert not result.decision.allowed("external_deployment")
+
+
+class _Raw:
+    """An assessment as its JSON, for recording a forged one (the workflow dumps what it gets)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def model_dump(self, mode: str = "json") -> dict[str, Any]:
+        return json.loads(json.dumps(self.data))

@@ -38,9 +38,11 @@ def _side(arg: str, role: str, db: str | None) -> tuple[dict[str, Any], str | No
         )
         try:
             record = json.loads((path / "assessment.json").read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise InputError(f"{role} {path}/assessment.json: not JSON ({exc})") from exc
-        return evidence_of(path), text, recorded_scores(record) if isinstance(record, dict) else None
+            scores = recorded_scores(record) if isinstance(record, dict) else None
+        except ValueError as exc:  # not JSON, or per-sample scores that do not parse
+            first = str(exc).splitlines()[0]
+            raise InputError(f"{role} {path}/assessment.json: not a scalegate assessment ({first})") from exc
+        return evidence_of(path), text, scores
     from scalegate.cli_ledger import open_ledger
     from scalegate.ledger.workflow import state_of
 
@@ -62,7 +64,12 @@ def _side(arg: str, role: str, db: str | None) -> tuple[dict[str, Any], str | No
         ),
         None,
     )
-    return evidence, text, recorded_scores(assessment.payload)
+    try:
+        return evidence, text, recorded_scores(assessment.payload)
+    except ValueError as exc:
+        raise InputError(
+            f"{role} {arg}: its per-sample scores do not parse ({str(exc).splitlines()[0]})"
+        ) from exc
 
 
 def compare_models_cmd(

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from scalegate.errors import InputError
 from scalegate.evals.evidence import EvalEvidence
@@ -37,6 +37,18 @@ class SampleScores(BaseModel):
     ids: list[str]
     scores: str  # "0" or "1" per id, in order
     clusters: list[str | None] | None = None  # by the recording policy's cluster field
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        """A record read back from a ledger or a folder is untrusted: malformed scores are a
+        parse error (the reference is unusable), never a crash or a silent misreading."""
+        if set(self.scores) - {"0", "1"}:
+            raise ValueError("scores must be a string of 0s and 1s")
+        if len(self.scores) != len(self.ids) or len(set(self.ids)) != len(self.ids):
+            raise ValueError("one score per distinct sample id")
+        if self.clusters is not None and len(self.clusters) != len(self.ids):
+            raise ValueError("one cluster label per sample id")
+        return self
 
     def as_map(self) -> dict[str, tuple[int, str | None]]:
         labels = self.clusters or [None] * len(self.ids)
