@@ -78,7 +78,11 @@ class Gatekeeper:
         use_ledger: bool = True,
         on_message: Callable[[str], None] | None = None,
         first_at_compute: float = 0.0,
+        relative_to: str | None = None,
     ) -> None:
+        """`relative_to`: the decision a `relative: {to: reference}` claim compares each
+        checkpoint with (claims on `last_comprehensive` or a pinned decision are resolved from
+        the ledger; without the ledger every claim is unknown and rules nothing out)."""
         self.loaded = policy if isinstance(policy, LoadedPolicy) else load_policy(policy)
         self.policy = self.loaded.policy
         self.cadence = self.policy.cadence
@@ -92,6 +96,7 @@ class Gatekeeper:
         self.sample_limit = sample_limit
         self.eval_ids = eval_ids
         self.db, self.key, self.use_ledger = db, key, use_ledger
+        self.relative_to = relative_to
         if not (math.isfinite(first_at_compute) and first_at_compute >= 0):
             raise ValueError(f"first_at_compute must be a finite number >= 0, got {first_at_compute!r}")
         self.first_at_compute = first_at_compute
@@ -135,7 +140,8 @@ class Gatekeeper:
         )
         target = target_for(model, self.model_args)
         out = self.out_dir / "assessments" / f"{n:03d}"
-        result = run_assessment(self.loaded, plan, target, out, self.protections)
+        references = self._references(target)
+        result = run_assessment(self.loaded, plan, target, out, self.protections, references=references)
         decision_entry = self._record_in_ledger(result)
         reasons, alerts = self._stop_reasons(result)
         record = _Record(
@@ -277,6 +283,22 @@ class Gatekeeper:
                 )
                 self.forecast_crossing = min(self.forecast_crossing or soonest, soonest)
         return warnings
+
+    def _references(self, target: Any) -> dict[str, Any]:
+        """The references of the policy's relative claims, from the ledger as it stands."""
+        from scalegate.ledger.references import claims_of
+
+        if not self.use_ledger or not claims_of(self.policy):
+            return {}
+        from scalegate.ledger.store import Ledger, db_url
+        from scalegate.ledger.workflow import references_for
+
+        ledger = Ledger(db_url(self.db))
+        try:
+            model = {"reference": target.reference, "weights_sha256": target.weights_sha256}
+            return references_for(ledger, self.policy, model, self.relative_to)
+        finally:
+            ledger.close()
 
     def _record_in_ledger(self, assessment: Any) -> str | None:
         if not self.use_ledger:

@@ -232,3 +232,48 @@ def test_first_assessment_at_a_given_compute_and_paths_recorded_absolute(
     assert Path(history[-1]["assessment_path"]).is_file()
     with pytest.raises(ValueError, match="first_at_compute"):
         _gatekeeper(tmp_path / "other", first_at_compute=-1.0)
+
+
+def test_each_checkpoint_is_read_against_the_last_comprehensive_one_in_the_ledger(
+    tmp_path: Path, tiny_llama: Path, smollm2_dir: Path
+) -> None:
+    """A policy whose threshold has a `last_comprehensive` escape: the gatekeeper resolves each
+    checkpoint's reference from the ledger (the previous checkpoint's decision), records it,
+    and `ledger verify` resolves it again."""
+    import shutil
+
+    from scalegate.ledger.store import Ledger, db_url
+    from scalegate.ledger.verify import verify_entries
+    from tests.conftest import build_tiny_llama
+
+    other = build_tiny_llama(tmp_path / "other", smollm2_dir, initializer_range=0.05)
+    text = POLICY.replace(
+        "high: {description: unreachable for a random model, when: {eval: k, at_least: 0.99}}",
+        "high:\n        description: escaped by the last comprehensive checkpoint\n"
+        "        when: {all: [{eval: k, at_least: 0.99},"
+        " {relative: {to: last_comprehensive, evals: [k], margin: 0.5}}]}",
+    )
+    db = str(tmp_path / "ledger.db")
+    gk = Gatekeeper(
+        parse_policy(text),
+        out_dir=tmp_path / "gate",
+        flop_per_step=FLOP_PER_STEP,
+        db=db,
+        key=tmp_path / "operator.key",
+        on_message=lambda m: None,
+    )
+    weights = iter([tiny_llama, other, tiny_llama])
+    results = [
+        gk.step(gk.effective_compute_at(step), lambda p: shutil.copytree(next(weights), p)) for step in (1, 2)
+    ]
+    first, second = (r.assessment for r in results if r is not None)
+    assert first.relative.references["last_comprehensive"].problem is not None  # nothing before it
+    ref = second.relative.references["last_comprehensive"]
+    assert ref.problem is None and ref.decision_id == results[0].decision_entry
+    (t,) = second.scorecard.pre_mitigation.domains["d"].thresholds
+    assert t.when.comparisons[1].op == "relative" and t.when.comparisons[1].n == 10
+    ledger = Ledger(db_url(db))
+    try:
+        assert verify_entries(ledger.iter_entries()) == []
+    finally:
+        ledger.close()
