@@ -289,18 +289,41 @@ def sweep_cmd(
         limit,
         gpus,
     )
+    references = None
     if recorder is not None:
         recorder = recorder(loaded)
+        references = _referencer(db, loaded) if recorder is not None else None
 
     def said(a: Any) -> None:
         state = "ok" if a.returncode == 0 else f"failed ({escape((a.error or '')[-200:])})"
         err.print(f"  unit {a.unit} attempt {a.attempt} on {escape(a.node)}: {state} in {a.seconds:.1f} s")
 
-    results = run_sweep(loaded, plan, plan_path, out, execute=execute, record=recorder, on_attempt=said)
+    results = run_sweep(
+        loaded, plan, plan_path, out, execute=execute, record=recorder, on_attempt=said, references=references
+    )
     for r in results:
         actions = ", ".join(f"{a}={d.status}" for a, d in r.assessment.decision.actions.items())
         entry = f" (decision {r.decision_entry[:12]})" if r.decision_entry else ""
         err.print(f"[bold]{escape(r.checkpoint.label)}[/]: {escape(actions)}{entry}")
+
+
+def _referencer(db: str | None, loaded: Any) -> Any:
+    """A checkpoint's relative-claim references, from the ledger the sweep records into."""
+    from scalegate.ledger.references import claims_of
+    from scalegate.ledger.workflow import references_for
+
+    if not claims_of(loaded.policy):
+        return None
+
+    def references(target: Any) -> dict[str, Any]:
+        ledger = open_ledger(db, read_only=True)
+        try:
+            model = {"reference": target.reference, "weights_sha256": target.weights_sha256}
+            return references_for(ledger, loaded.policy, model)
+        finally:
+            ledger.close()
+
+    return references
 
 
 def _recorder(db: str | None, key: Path | None) -> Any:

@@ -182,3 +182,40 @@ def test_merge_refuses_a_sample_counted_twice(swept: Swept, tmp_path: Path) -> N
     assert not merged.complete and str(merged.evidence.status) != "ok"
     assert any("finished logs" in p or "in the logs of units" in p for p in merged.problems)
     assert not list((tmp_path / "cache").rglob("*.eval"))
+
+
+def test_a_sweep_reads_each_checkpoint_against_the_last_comprehensive_one(
+    swept: Swept, tmp_path: Path
+) -> None:
+    """A policy with a `last_comprehensive` escape, swept from the cache into a new ledger:
+    each checkpoint is assessed and recorded in order, so the second is read against the
+    first's decision and the third against the second's; verify resolves both again."""
+    from tests.scale.conftest import POLICY
+
+    old = "      high: {description: test threshold, when: {eval: chemistry, at_least: 0.97}}"
+    assert old in POLICY
+    text = POLICY.replace(
+        old,
+        "      high:\n        description: escaped by the checkpoint before\n"
+        "        when: {all: [{eval: chemistry, at_least: 0.97},"
+        " {relative: {to: last_comprehensive, evals: [chemistry], margin: 0.5}}]}",
+    )
+    policy = tmp_path / "relative.yaml"
+    policy.write_text(text, encoding="utf-8")
+    db = ["--db", str(tmp_path / "ledger.db"), "--key", str(tmp_path / "operator.key")]
+    res = cli(
+        swept.env, tmp_path, "sweep", "--policy", str(policy), "--checkpoints",
+        str(swept.root / "run" / "checkpoint-*"), "--store", str(tmp_path / "store"), "--cache-dir",
+        str(swept.cache), "--out", str(tmp_path / "sweep"), "--flop-per-step", "1e18", *db,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-4000:]
+    refs = [
+        json.loads((tmp_path / "sweep" / cp.name / "assessment.json").read_text())["relative"]["references"][
+            "last_comprehensive"
+        ]
+        for cp in swept.checkpoints
+    ]
+    assert refs[0]["problem"] is not None and refs[0]["decision_id"] is None
+    for before, ref in zip(swept.checkpoints, refs[1:], strict=False):
+        assert ref["problem"] is None and ref["model"]["reference"].endswith(before.name), ref["model"]
+    assert cli(swept.env, tmp_path, "ledger", "verify", "--db", db[1]).returncode == 0

@@ -88,11 +88,15 @@ def run_sweep(
     on_attempt: Callable[[Attempt], None] | None = None,
     env: dict[str, str] | None = None,
     watch_seconds: float = 1.0,
+    references: Callable[[Any], dict[str, Any]] | None = None,
 ) -> list[CheckpointResult]:
     """Run the plan's units (`execute`: an executor with its settings bound; default two local
     workers, two retries), merge, assess each checkpoint; `record` writes a result to the
     ledger and returns its decision entry id (None: not recorded). While the units run, the
-    coordinator's stopping rule watches every sequential run (every `watch_seconds`)."""
+    coordinator's stopping rule watches every sequential run (every `watch_seconds`).
+    `references`: a checkpoint's model target -> its relative claims' references, resolved
+    when it is assessed (checkpoints are assessed and recorded in order, so
+    `last_comprehensive` reads the one before)."""
     from scalegate.assessment import run_assessment
     from scalegate.evals.cache import EvidenceCache
     from scalegate.evals.model_ref import target_for
@@ -129,13 +133,15 @@ def run_sweep(
             label=cp.label,
         )
         out_dir = out_root / cp.label
+        target = target_for(cp.model)
         result = run_assessment(
             loaded,
             make_plan(policy, checkpoint, plan.eval_ids, plan.sample_limit),
-            target_for(cp.model),
+            target,
             out_dir,
             imported=failed,
             cache=EvidenceCache(Path(plan.cache_dir)),
+            references=references(target) if references is not None else None,
         )
         results.append(CheckpointResult(cp, result, out_dir, record(result) if record else None))
     return results
