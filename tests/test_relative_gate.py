@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from scalegate import assessment
+from scalegate.errors import InputError
 from scalegate.evals.runner import ModelTarget
 from scalegate.ledger import workflow
 from scalegate.ledger.store import Ledger, db_url
@@ -196,7 +197,9 @@ def test_a_forged_reference_copy_is_found_by_verify(tmp_path: Path) -> None:
     _, decision = assessment.recompute(w.loaded, honest.model_copy(update={"relative": relative}))
     assert decision.allowed("external_deployment")  # what the forger wanted
     forged = honest.model_copy(update={"relative": relative, "decision": decision})
-    workflow.record_assessment(w.ledger, w.loaded, forged, w.key)
+    with pytest.raises(InputError, match="changed in the ledger"):  # the workflow will not record it
+        workflow.record_assessment(w.ledger, w.loaded, forged, w.key)
+    workflow.record_assessment(w.ledger, w.loaded, _Raw(forged.model_dump(mode="json")), w.key)  # an insider
     found = w.problems()
     assert any("does not match the ledger's decision" in p for p in found), found
     assert any("differs from the decision recomputed" in p for p in found), found
@@ -324,3 +327,15 @@ class _Raw:
 
     def model_dump(self, mode: str = "json") -> dict[str, Any]:
         return json.loads(json.dumps(self.data))
+
+
+def test_a_reference_superseded_while_the_model_ran_is_not_recorded(tmp_path: Path) -> None:
+    """Verify resolves references as of the assessment's entry; one superseded between the
+    resolution and the record would fail verify, so the workflow refuses it (run again)."""
+    w = World(tmp_path)
+    _, ref_id = w.assess(0.28)
+    result, _ = w.assess(0.34, ref_id, record=False)
+    w.assess(0.28)  # a newer decision for the reference model, recorded meanwhile
+    with pytest.raises(InputError, match="changed in the ledger while the model was assessed"):
+        workflow.record_assessment(w.ledger, w.loaded, result, w.key)
+    assert w.problems() == []

@@ -35,7 +35,7 @@ def state_of(ledger: Ledger | Batch, recompute: tuple[str, ...] = ()) -> LedgerS
 
 
 def references_for(
-    ledger: Ledger,
+    ledger: Ledger | Batch,
     policy: Any,
     model: dict[str, Any],
     given: str | None = None,
@@ -172,6 +172,7 @@ def record_assessment(ledger: Ledger, loaded: Any, assessment: Any, key: Signing
 def _record_assessment(ledger: Batch, loaded: Any, assessment: Any, key: SigningKey) -> tuple[Entry, Entry]:
     _require_role(ledger, key, OPERATOR)
     check_policy(ledger, loaded)
+    _check_references(ledger, loaded, assessment)
     if policy_in_force(ledger) is None:
         meta = loaded.policy.policy
         ledger.append(
@@ -202,6 +203,27 @@ def _record_assessment(ledger: Batch, loaded: Any, assessment: Any, key: Signing
     return a_entry, d_entry
 
 
+def _check_references(ledger: Batch, loaded: Any, assessment: Any) -> None:
+    """Under the append lock: the references the assessment read must still be what the chain
+    resolves (verify resolves them as of this entry). A reference superseded while the model
+    ran would make the record fail verify, so it is refused: run again (the evidence is
+    cached)."""
+    relative = getattr(assessment, "relative", None)
+    if relative is None or not relative.references:
+        return
+    given = relative.references.get("reference")
+    model = {"reference": assessment.model.reference, "weights_sha256": assessment.model.weights_sha256}
+    now = references_for(
+        ledger, loaded.policy, model, given.decision_id if given else None, relative.references.keys()
+    )
+    changed = sorted(k for k, ref in relative.references.items() if now.get(k) != ref)
+    if changed:
+        raise InputError(
+            f"the reference of {', '.join(changed)} changed in the ledger while the model was assessed "
+            "(a newer decision was recorded); run the assessment again: its evidence is cached"
+        )
+
+
 def record_preliminary(ledger: Ledger, loaded: Any, assessment: Any, verdict: Any, key: SigningKey) -> Entry:
     """Append a preliminary assessment (`assess --preliminary`): its evidence, the reference
     it was compared with and its verdict. It authorises nothing; `verify` recomputes it."""
@@ -213,6 +235,7 @@ def record_preliminary(ledger: Ledger, loaded: Any, assessment: Any, verdict: An
                 "comprehensive one recorded under it (run `scalegate assess` first)"
             )
         check_policy(tx, loaded)
+        _check_references(tx, loaded, assessment)
         data = assessment.model_dump(mode="json")
         payload = {
             k: data[k]
