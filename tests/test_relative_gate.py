@@ -211,7 +211,9 @@ def test_a_public_bundle_withholds_the_references_with_the_evidence() -> None:
     from scalegate.ledger.audit import hidden_fields, public_restrictions
 
     for restricted in ({"assessment.model"}, {"assessment.evidence"}):
-        assert "relative" in hidden_fields(public_restrictions(restricted), "assessment")
+        for kind in ("assessment", "preliminary"):  # a preliminary carries the same fields
+            assert "relative" in hidden_fields(public_restrictions(restricted), kind)
+    assert "model" in hidden_fields(public_restrictions({"assessment.model"}), "preliminary")
 
 
 def _preliminary(w: World, p: float, *, record: bool = True) -> tuple[Any, Any]:

@@ -83,6 +83,8 @@ def public_restrictions(restricted: set[str]) -> set[str]:
     for field, implied in _IMPLIED.items():
         if field in out:
             out |= set(implied)
+    # a preliminary assessment carries an assessment's fields (model, checkpoint, evidence, ...)
+    out |= {"preliminary." + f.split(".", 1)[1] for f in out if f.startswith("assessment.")}
     out.add(f"*.{RECORDED_BY}")  # a local user and host name is never public
     return out
 
