@@ -604,6 +604,25 @@ CASES = [
         id="L38-uncertainty-only-gate",
     ),
     pytest.param(
+        both(
+            set_("evals.bio.args", {"limit": 100}),
+            set_(
+                "domains.bio.thresholds.medium.when",
+                {
+                    "all": [
+                        {"eval": "bio", "at_least": 0.5},
+                        {"relative": {"to": "reference", "evals": ["bio"], "margin": 0.02}},
+                    ]
+                },
+            ),
+        ),
+        "L39",
+        "domains.bio.thresholds.medium",
+        "warning",
+        (),
+        id="L39-relative-margin-needs-more-questions",
+    ),
+    pytest.param(
         set_("governance.signoff.override", []),
         "L35",
         "governance.signoff",
@@ -852,3 +871,26 @@ def test_custom_action_names_are_read_by_what_they_do() -> None:
     assert "L10" not in fired  # `train` is a training action, and a response blocks it
     assert "L12" not in fired  # no action names deployment, so every action counts as release
     assert "L07" in fired  # nothing internal is gated
+
+
+def test_relative_margin_rule_reads_every_claim_and_the_size_it_needs() -> None:
+    """L39 against `relative-n`: a margin the evals can show passes; one they cannot is named
+    with its figures, in a response and in the cadence too; a margin of 0 can never be shown."""
+    from scalegate.evals.paired import planned_pairs
+
+    need = planned_pairs(0.5, 0.5, 0.5, 0.1, 0.025, 0.8)
+    claim = {"to": "last_comprehensive", "evals": ["cyber"], "margin": 0.1}
+    enough = set_("evals.cyber.args", {"limit": need})
+    short = set_("evals.cyber.args", {"limit": need - 1})
+    in_response = set_("responses.0.if", {"relative": claim})
+    in_cadence = set_("cadence", {"every_effective_compute_multiple": 4, "preliminary": {"relative": claim}})
+    for place, clause in ((in_response, "responses[0]"), (in_cadence, "cadence.preliminary")):
+        assert not [f for f in lint_policy(mutated(enough, place)) if f.rule == "L39"]
+        (f,) = [f for f in lint_policy(mutated(short, place)) if f.rule == "L39"]
+        assert f.clause == clause and f"needs about {need:,} paired questions" in f.message
+    zero = set_(
+        "cadence",
+        {"every_effective_compute_multiple": 4, "preliminary": {"relative": {**claim, "margin": 0}}},
+    )
+    (f,) = [f for f in lint_policy(mutated(zero)) if f.rule == "L39"]
+    assert "can never be shown" in f.message

@@ -220,3 +220,51 @@ def _cannot_rule_out(policy: Policy) -> Iterator[Hit]:
 
 def _precautionary(fact: ResponseCondition) -> bool:
     return fact.confirmed is False or "inconclusive" in (fact.evidence or [])
+
+
+@_rule(
+    "L39",
+    "RELATIVE_MARGIN_UNACHIEVABLE",
+    "warning",
+    checks="A relative claim (in a threshold, a response or `cadence.preliminary`) names an eval whose "
+    "`args.limit` is fewer questions than its margin needs: the paired questions for 80% power at the "
+    "policy's one-sided level, both accuracies 0.5 and per-question correlation 0.5 "
+    "(`scalegate relative-n`); a margin of 0 can never be shown.",
+    why="A margin the evals cannot show leaves the claim unsupported for every model: the relief it "
+    "offers exists on paper only, and the pressure is then to widen the margin after the results.",
+    source="Miller 2024, 'Adding Error Bars to Evals'; EU GPAI Code of Practice, Appendix 2.2 "
+    "('within a negligible margin of error')",
+    fix="Widen the margin, give the eval more questions, or drop the claim; `scalegate relative-n "
+    "--margin M` shows what a margin needs.",
+)
+def _relative_margin(policy: Policy) -> Iterator[Hit]:
+    from scalegate.evals.paired import planned_pairs
+
+    alpha = (1 - policy.statistics.confidence) / 2
+    for clause, claim in _relative_claims(policy):
+        try:
+            need = planned_pairs(0.5, 0.5, 0.5, claim.margin, alpha, 0.8)
+        except ValueError:
+            yield Hit(
+                clause, f"relative margin {claim.margin:g} can never be shown: no difference is below it"
+            )
+            continue
+        for eval_id in claim.evals:
+            spec = policy.evals.get(eval_id)
+            limit = spec.args.get("limit") if spec is not None else None
+            if isinstance(limit, int) and not isinstance(limit, bool) and limit < need:
+                yield Hit(
+                    clause,
+                    f"relative margin {claim.margin:g} needs about {need:,} paired questions; "
+                    f"{eval_id} has at most {limit:,}",
+                )
+
+
+def _relative_claims(policy: Policy) -> Iterator[tuple[str, conditions.RelativeClaim]]:
+    for *_, thr, clause in _thresholds(policy):
+        for cond in (thr.when, thr.alert):
+            yield from ((clause, c) for c in conditions.relative_claims(cond))
+    for i, r in enumerate(policy.responses):
+        yield from ((f"responses[{i}]", c) for c in conditions.relative_claims(r.if_))
+    if policy.cadence is not None and policy.cadence.preliminary is not None:
+        yield "cadence.preliminary", policy.cadence.preliminary.relative
