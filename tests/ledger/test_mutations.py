@@ -741,8 +741,10 @@ def test_untampered_realistic_ledger_verifies_clean(realistic: Built) -> None:
     entries = realistic.entries()
     assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
     kinds = {e.kind for e in entries}
-    # every kind except the policy-change ones, which tests/ledger/test_policy_change.py covers
-    assert kinds >= set(ENTRY_KINDS) - {"policy_proposed", "policy_approval"}
+    # every kind except the policy-change ones, which tests/ledger/test_policy_change.py covers,
+    # and `preliminary`, which needs a policy with `cadence.preliminary` and real per-sample
+    # scores: tests/test_relative_gate.py records them and forges their verdicts
+    assert kinds >= set(ENTRY_KINDS) - {"policy_proposed", "policy_approval", "preliminary"}
     assert verify_entries(list(realistic.ledger.raw_rows())) == []
     assert verify_entries(list(realistic.ledger.raw_rows()), anchor=realistic.ledger.head()) == []
     assert realistic.ledger.head() == (entries[-1].seq, entries[-1].entry_hash)
