@@ -557,7 +557,9 @@ def test_lint_of_a_policy_at_the_limits_stays_fast() -> None:
     policy = parse_policy(_at_the_limits()).policy
     start = time.perf_counter()
     findings = lint_policy(policy)
-    assert time.perf_counter() - start < 1.0
+    # a guard against a super-linear blowup on hostile input (that would take minutes), not a
+    # speed target: it takes about 0.2 s here, and a 1 s bound failed once on a loaded machine
+    assert time.perf_counter() - start < 10.0
     twins = next(f for f in findings if f.rule == "L01")
     assert "and 993 more" in twins.message and len(twins.message) < 400
 

@@ -238,10 +238,10 @@ def _precautionary(fact: ResponseCondition) -> bool:
     "--margin M` shows what a margin needs.",
 )
 def _relative_margin(policy: Policy) -> Iterator[Hit]:
-    from scalegate.evals.paired import planned_pairs
-
     alpha = (1 - policy.statistics.confidence) / 2
     for clause, claim in _relative_claims(policy):
+        from scalegate.evals.paired import planned_pairs  # only for a policy that has claims
+
         try:
             need = planned_pairs(0.5, 0.5, 0.5, claim.margin, alpha, 0.8)
         except ValueError:
