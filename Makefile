@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.scalegate-installed
 
-.PHONY: install demo test lint fuzz bench bench-ledger bench-serve bench-sequential bench-soundness bench-scale bench-relative clean
+.PHONY: install demo test lint fuzz bench bench-ledger bench-serve bench-sequential bench-soundness bench-scale bench-relative bench-sandbagging clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench-scale: install
 
 bench-relative: install
 	$(BIN)/python benchmarks/bench_relative.py
+
+# trains the model organisms on first use (cached by recipe digest in scalegate's data dir)
+bench-sandbagging: install
+	$(BIN)/python benchmarks/bench_sandbagging.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache scalegate-results

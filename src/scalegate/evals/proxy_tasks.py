@@ -13,6 +13,7 @@ import json
 import math
 import random
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -196,10 +197,15 @@ def mc_task(
     limit: int | None,
     asking: Asking | None = None,
     pool: list[Question] | None = None,
+    render: Callable[[Question, Asking], tuple[str, str]] | None = None,
 ) -> Task:
-    """A four-option multiple-choice task with scalegate's solver, scorer and provenance."""
+    """A four-option multiple-choice task with scalegate's solver, scorer and provenance.
+    `render`: (lettered, cloze) prompts of a question, where the MMLU framing does not fit."""
     asking = asking or Asking()
-    prompts = [_prompts(q, asking, pool or [], seed) for q in questions]
+    if render is not None:
+        prompts = [render(q, asking) for q in questions]
+    else:
+        prompts = [_prompts(q, asking, pool or [], seed) for q in questions]
     samples = [
         Sample(
             id=q.id,
