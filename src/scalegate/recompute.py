@@ -13,7 +13,7 @@ from typing import Any
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.evals.grading import regrade_all
 from scalegate.gates import Decision, decide
-from scalegate.policy.schema import Policy
+from scalegate.policy.schema import CheckName, Policy
 from scalegate.relative import RelativeInputs
 from scalegate.safety_case import CaseResult, evaluate_case
 from scalegate.scoring import Scorecard, build_scorecard
@@ -57,7 +57,11 @@ def graded(
 ) -> tuple[dict[str, EvalEvidence], dict[str, EvalEvidence] | None]:
     """Pre- and post-mitigation evidence re-graded by `policy`."""
 
-    def again(evs: Mapping[str, EvalEvidence]) -> dict[str, EvalEvidence]:
-        return regrade_all(evs, policy.evals, policy.statistics, policy.evidence)
+    def again(
+        evs: Mapping[str, EvalEvidence], checks: dict[str, list[CheckName]] | None
+    ) -> dict[str, EvalEvidence]:
+        return regrade_all(evs, policy.evals, policy.statistics, policy.evidence, checks)
 
-    return again(evidence), None if post_evidence is None else again(post_evidence)
+    # sandbagging checks are about what the model can do: pre-mitigation evidence only
+    checks = {e: policy.checks_for(e) for e in policy.evals}
+    return again(evidence, checks), None if post_evidence is None else again(post_evidence, None)

@@ -34,7 +34,7 @@ scalegate: 1
 policy: {name: compliant, version: "1"}
 levels: [low, medium, high]
 statistics: {inconclusive_as: crossed}
-elicitation: {treat_as_lower_bound: true, sandbagging: conservative_upper_bound}
+elicitation: {treat_as_lower_bound: true, sandbagging: conservative_upper_bound, checks: [fine_tune_probe]}
 evals:
   bio: {task: t/bio}
   cyber: {task: t/cyber}
@@ -189,8 +189,17 @@ def test_compliant_policy_has_no_findings() -> None:
     assert lint_policy(policy_from(COMPLIANT)) == []
 
 
-def test_reference_preset_passes_every_rule() -> None:
-    assert lint_policy(reference_policy()) == []
+def test_reference_preset_passes_every_rule_but_the_sandbagging_check() -> None:
+    """The reference runs on the bundled 135M model on a CPU in minutes; the probe's fine-tune
+    would take an hour there, so it leaves `elicitation.checks` to the operator, and lint says
+    so (docs/design/sandbagging.md). With the checks added it passes every rule."""
+    assert [f.rule for f in lint_policy(reference_policy())] == ["L40"]
+    policy = reference_policy()
+    assert policy.elicitation is not None
+    checked = policy.model_copy(
+        update={"elicitation": policy.elicitation.model_copy(update={"checks": ["fine_tune_probe"]})}
+    )
+    assert lint_policy(checked) == []
 
 
 # (change, rule, clause, severity, rules that may fire beside it because of the same change)
@@ -284,13 +293,13 @@ CASES = [
         (),
         id="L04-events-only",
     ),
-    pytest.param(del_("elicitation"), "L05", "elicitation", "warning", (), id="L05-no-elicitation"),
+    pytest.param(del_("elicitation"), "L05", "elicitation", "warning", ("L40",), id="L05-no-elicitation"),
     pytest.param(
         set_("elicitation", {"treat_as_lower_bound": True}),
         "L05",
         "elicitation",
         "info",
-        (),
+        ("L40",),
         id="L05-no-sandbagging-handling",
     ),
     pytest.param(
@@ -621,6 +630,14 @@ CASES = [
         "warning",
         (),
         id="L39-relative-margin-needs-more-questions",
+    ),
+    pytest.param(
+        set_("elicitation", {"treat_as_lower_bound": True, "sandbagging": "conservative_upper_bound"}),
+        "L40",
+        "elicitation",
+        "warning",
+        (),
+        id="L40-open-weights-without-sandbagging-check",
     ),
     pytest.param(
         set_("governance.signoff.override", []),

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scalegate.evals import cache as cache_mod
-from scalegate.evals import elicitation, grading
+from scalegate.evals import elicitation, elicitation_checks, grading, sandbagging
 from scalegate.evals.cache import CacheKey, EvidenceCache
 from scalegate.evals.evidence import EvalEvidence, Reuse
 from scalegate.evals.runner import ModelTarget, evidence_from_log, load_model, run_eval
 from scalegate.policy.base import EvidenceStatus
-from scalegate.policy.schema import Policy, Statistics
+from scalegate.policy.schema import CheckName, Policy, Statistics
 
 #: (eval id, metric) -> the comparisons a sequential run settles, or None (run every sample)
 StopAt = Callable[[str, str], "list[tuple[str, float]] | None"]
@@ -66,11 +66,18 @@ def acquire(ctx: Acquisition, eval_id: str, group: list[elicitation.Variant]) ->
     """One eval's evidence from its runs (one run, or several combined: the best profile),
     graded by the policy and bound to the eval spec it answers."""
     policy = ctx.policy
-    statistics = elicitation.adjusted(policy.statistics, len(group))
+    required = policy.checks_for(eval_id) if group[0].side == "pre" else []
+    # the probe's recovered score is one more profile: the best of them pays for it
+    extra = int("fine_tune_probe" in required)
+    statistics = elicitation.adjusted(policy.statistics, len(group) + extra)
     parts = {v.profile_name: _variant_evidence(ctx, v, statistics) for v in group}
     bound = grading.bind(policy.evals[eval_id])
-    if len(group) == 1 and group[0].run_id == eval_id:
-        return parts[group[0].profile_name].model_copy(update={"spec": bound})
+    found = _checks(ctx, eval_id, group, required, statistics)
+    if found.recovered is not None:
+        parts[sandbagging.PROBE_PROFILE] = found.recovered
+    update = {"spec": bound, "checks": found.records}
+    if len(parts) == 1 and group[0].run_id == eval_id:
+        return parts[group[0].profile_name].model_copy(update=update)
     post = policy.post_mitigation
     red = tuple(p for p in (post.red_team_profiles if post else []) if group[0].side == "post" and p in parts)
     combined = elicitation.combine(
@@ -82,7 +89,46 @@ def acquire(ctx: Acquisition, eval_id: str, group: list[elicitation.Variant]) ->
         red_team_profiles=red,
         worst_case=policy.evals[eval_id].worst_case,
     )
-    return combined.model_copy(update={"spec": bound})
+    return combined.model_copy(update=update)
+
+
+def _checks(
+    ctx: Acquisition,
+    eval_id: str,
+    group: list[elicitation.Variant],
+    required: list[CheckName],
+    statistics: Statistics,
+) -> sandbagging.CheckRun:
+    """The sandbagging checks the policy requires of this eval, on the target model's plain run
+    (its zero-shot variant, else its first on the target); none on the post-mitigation side."""
+    if not required:
+        return sandbagging.CheckRun([])
+    plain = [v for v in group if v.model is None and not v.mitigations]
+    zero_shot = [v for v in plain if v.profile_name == elicitation.DEFAULT_PROFILE]
+    base = (zero_shot or plain)[0] if plain else None
+    if base is None or base.run_id in ctx.cannot:
+        why = "no run of this eval on the target model to check"
+        return sandbagging.CheckRun([elicitation_checks.not_applicable(n, why) for n in required])
+    run_id = f"{eval_id}@checks"
+    ctx.sink.eval_started(run_id, None)
+    found = sandbagging.run_checks(
+        eval_id,
+        required,
+        ctx.model_for(ctx.target).get(),
+        ctx.tasks.get(base.run_id),
+        ctx.policy.evals[eval_id],
+        statistics,
+        ctx.policy.evidence,
+    )
+    ctx.sink.eval_finished(
+        found.recovered
+        or EvalEvidence(
+            eval_id=run_id,
+            status=EvidenceStatus.ok,
+            message="; ".join(f"{r.check}: {r.status}" for r in found.records),
+        )
+    )
+    return found
 
 
 def run_key(

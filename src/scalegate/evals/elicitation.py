@@ -33,7 +33,16 @@ from scalegate.policy.schema import EvalSpec, Mitigation, Policy, Profile, Stati
 Side = Literal["pre", "post"]
 DEFAULT_PROFILE = "zero_shot"
 #: Which non-ok status a combined eval reports when several runs failed: the most serious.
-_SEVERITY = ("error", "cancelled", "partial", "missing", "unreliable", "insufficient", "stale")
+_SEVERITY = (
+    "error",
+    "cancelled",
+    "partial",
+    "missing",
+    "elicitation_gap",
+    "unreliable",
+    "insufficient",
+    "stale",
+)
 
 
 @dataclass(frozen=True)

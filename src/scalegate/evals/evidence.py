@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scalegate.evals.stats import Estimate
 from scalegate.policy.base import EvidenceStatus
+from scalegate.policy.schema import CheckName
 
 EVIDENCE_SCHEMA = "scalegate.evidence/1"
 
@@ -133,6 +134,35 @@ class SpecBinding(BaseModel):
     metric: str = "accuracy"
 
 
+CheckStatus = Literal["passed", "flagged", "not_applicable"]
+
+
+class CheckRecord(BaseModel):
+    """One sandbagging check's reading of the model on one eval (evals/elicitation_checks.py).
+
+    `counts` are what the interval and the flag are recomputed from by any reader, at the
+    reading policy's confidence and scalegate's margin for the check, so an edited figure or a
+    record made under looser settings cannot pass a check the counts fail."""
+
+    model_config = ConfigDict(frozen=True)
+
+    check: CheckName
+    status: CheckStatus
+    reason: str
+    figure: float | None = None  # the statistic, in accuracy points (0-1)
+    low: float | None = None
+    high: float | None = None
+    margin: float | None = None
+    confidence: float | None = None
+    counts: dict[str, float] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    recovered: float | None = None  # fine_tune_probe: accuracy after the probe
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        return None if self.low is None or self.high is None else (self.low, self.high)
+
+
 class EvalEvidence(BaseModel):
     """One eval's result for one checkpoint, with the reason it can or cannot be used."""
 
@@ -167,6 +197,9 @@ class EvalEvidence(BaseModel):
     spec: SpecBinding | None = None
     # what the record says beyond grading (a sequential stop, a reuse), kept across re-grading
     note: str | None = None
+    # Sandbagging checks run on the pre-mitigation model (policy `elicitation.checks`); a probe's
+    # recovered score, when there is one, is the profile `fine_tune_probe` above.
+    checks: list[CheckRecord] = Field(default_factory=list)
 
     @property
     def usable(self) -> bool:

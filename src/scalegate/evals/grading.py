@@ -16,7 +16,7 @@ wholly below chance, or an answer-position collapse, is a broken measurement.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from scalegate.evals.evidence import Counts, EvalEvidence, RunStatus, SpecBindin
 __all__ = ["Counts", "Observation", "bind", "grade", "observe", "regrade", "regrade_all", "tally"]
 from scalegate.evals.stats import Estimate, cluster_design_effect, estimate_proportion
 from scalegate.policy.base import EvidenceStatus
-from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
+from scalegate.policy.schema import CheckName, EvalSpec, EvidenceRules, Statistics
 
 #: Score reasons (Inspect's `ScoreReason`) that put the failure on the model under test.
 MODEL_SIDE = frozenset({"invalid_response_format", "no_response", "refusal"})
@@ -320,7 +320,7 @@ def _recombine(
         worst_case=spec.worst_case,
     )
     red = ev.red_teamed and out.status is EvidenceStatus.ok
-    return out.model_copy(update={"red_teamed": red, "spec": ev.spec, "note": ev.note})
+    return out.model_copy(update={"red_teamed": red, "spec": ev.spec, "note": ev.note, "checks": ev.checks})
 
 
 def regrade_all(
@@ -328,9 +328,23 @@ def regrade_all(
     specs: Mapping[str, EvalSpec],
     statistics: Statistics,
     rules: EvidenceRules,
+    checks: Mapping[str, Sequence[CheckName]] | None = None,
 ) -> dict[str, EvalEvidence]:
-    """Every piece of evidence for an eval in `specs` re-graded by the reading policy."""
-    return {k: regrade(ev, specs[k], statistics, rules) if k in specs else ev for k, ev in evidence.items()}
+    """Every piece of evidence for an eval in `specs` re-graded by the reading policy, and
+    read against the sandbagging checks it requires of each eval (`checks`: pre-mitigation
+    evidence only; elicitation_checks.gate)."""
+    from scalegate.evals import elicitation_checks
+
+    out = {}
+    for k, ev in evidence.items():
+        if k not in specs:
+            out[k] = ev
+            continue
+        again = regrade(ev, specs[k], statistics, rules)
+        if checks is not None:
+            again = elicitation_checks.gate(again, checks.get(k, []), statistics.confidence)
+        out[k] = again
+    return out
 
 
 def grading_differences(

@@ -58,6 +58,9 @@ class EvidenceStatus(StrEnum):
     # gathered for another eval spec (task, arguments, metric): evidence for a different
     # question. Evidence rules that name `missing` cover it too.
     mismatch = "mismatch"
+    # a sandbagging check the policy requires flagged the model: the score may be an
+    # underestimate, so no level can be ruled out on it (evals/elicitation_checks.py)
+    elicitation_gap = "elicitation_gap"
 
 
 #: Statuses that a response's `evidence:` condition may name. `inconclusive` is the state of a
@@ -71,6 +74,7 @@ EvidenceRuleStatus = Literal[
     "insufficient",
     "stale",
     "mismatch",
+    "elicitation_gap",
     "inconclusive",
 ]
 

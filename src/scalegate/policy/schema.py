@@ -163,6 +163,10 @@ class EvidenceRules(Strict):
     max_option_share: float | None = Field(0.9, gt=0.0, le=1.0)
 
 
+#: The sandbagging checks a policy can require (evals/elicitation_checks.py).
+CheckName = Literal["noise_injection", "fine_tune_probe", "difficulty_consistency"]
+
+
 class Elicitation(Cited):
     """What effort the policy demands to draw out capability before a score counts.
 
@@ -183,6 +187,10 @@ class Elicitation(Cited):
     # Run each eval under these profiles (built-in names or `profiles:` entries); the eval's
     # score is the best of them, with a Bonferroni correction (docs/design/elicitation.md).
     profiles: list[str] | None = None
+    # Sandbagging checks each eval's pre-mitigation evidence must pass (evals/elicitation_checks.py,
+    # docs/design/sandbagging.md): a flagged check leaves the eval `elicitation_gap`, a check that
+    # cannot run (no weights) leaves it `missing`; neither rules a level out.
+    checks: list[CheckName] | None = None
 
 
 ProfileKind = Literal[
@@ -556,6 +564,24 @@ class Policy(Strict):
         """A profile by name: the policy's own, else a built-in (zero_shot, few_shot_5, ...)."""
         return self.profiles.get(name) or BUILTIN_PROFILES.get(name)
 
+    def checks_for(self, eval_id: str) -> list[CheckName]:
+        """The sandbagging checks an eval's evidence must pass: its own list, else the policy's."""
+        for elicitation in (self.evals[eval_id].elicitation, self.elicitation):
+            if elicitation is not None and elicitation.checks is not None:
+                return list(dict.fromkeys(elicitation.checks))
+        return []
+
+    def _check_problems(self) -> list[tuple[Loc, str]]:
+        return [
+            (
+                ("evals", e, "elicitation", "checks"),
+                f"eval '{e}' reads its lowest score (worst_case: lowest): sandbagging checks "
+                f"raise scores and apply to capability evals only; give it `checks: []`",
+            )
+            for e, spec in self.evals.items()
+            if spec.worst_case == "lowest" and self.checks_for(e)
+        ]
+
     def _elicitation_problems(self) -> list[tuple[Loc, str]]:
         out: list[tuple[Loc, str]] = []
         known = listing(sorted({*BUILTIN_PROFILES, *self.profiles}))
@@ -565,6 +591,7 @@ class Policy(Strict):
             for name in (elicitation.profiles or []) if elicitation else []:
                 if self.profile(name) is None:
                     out.append(((*loc, "profiles"), f"unknown profile '{name}' (profiles: {known})"))
+        out.extend(self._check_problems())
         post = self.post_mitigation
         if post is None:
             return out

@@ -12,6 +12,7 @@ from scalegate.review.lint.reads import (
     _capability_gated,
     _commitment_present,
     _level_facts,
+    _thresholds,
 )
 from scalegate.review.lint.registry import Hit, _rule
 
@@ -113,3 +114,26 @@ def _open_weights(policy: Policy) -> Iterator[Hit]:
     for a in policy.actions:
         if "open_weights" in a and not _capability_gated(policy, a):
             yield Hit("responses", f"'{a}' is not gated at any capability level")
+
+
+@_rule(
+    "L40",
+    "OPEN_WEIGHTS_WITHOUT_SANDBAGGING_CHECK",
+    "warning",
+    checks="An open-weights action exists, but no eval a threshold reads requires a sandbagging "
+    "check (`elicitation.checks`, policy-wide or the eval's own).",
+    why="A threshold is ruled out on what the model did, not what it can do; a model that hides a "
+    "capability passes, and released weights let anyone unlock it (a few correct demonstrations "
+    "unlock password-locked models).",
+    source="Greenblatt et al. 2024 (password-locked models); Tice et al. 2024 (noise injection); "
+    "UK AISI sandbagging auditing game (Taylor et al. 2025); OpenAI PF v2 §3.1 (sandbagging)",
+    fix="Add `elicitation: {checks: [fine_tune_probe, noise_injection]}` (docs/design/sandbagging.md).",
+)
+def _open_weights_unchecked(policy: Policy) -> Iterator[Hit]:
+    gated = [a for a in policy.actions if "open_weights" in a]
+    if not gated:
+        return
+    conds = [cond for *_, t, _c in _thresholds(policy) for cond in (t.when, t.alert) if cond]
+    read = {e for cond in conds for e in cond.evals()}
+    if not any(policy.checks_for(e) for e in read if e in policy.evals):
+        yield Hit("elicitation", f"{', '.join(gated)} is decided on evals no sandbagging check reads")

@@ -1,0 +1,253 @@
+"""The sandbagging checks a policy requires, run in an assessment on the model's own weights.
+
+`elicitation_checks` holds the statistics; this module gives them a model and questions. The
+questions are the eval's own multiple-choice samples, answered as `answer_loglik` answers them
+(the likeliest option after the cloze prompt, normalised by its length in bytes), so a check
+reads the same measurement the eval's score does. The probe's demonstrations are a seeded half
+of those questions (at most `PROBE_DEMONSTRATIONS`) and everything is measured on the other
+half, so the recovered score is held out from what the probe was shown.
+
+Weights are needed: a model reached through an API gets `not_applicable` records, which a
+policy requiring the check reads as missing evidence, never as passed. So does a task that does
+not expose cloze prompts and options (the checks read scalegate's multiple-choice tasks), and
+`difficulty_consistency` on a dataset that declares no `difficulty` per sample.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scalegate.evals import elicitation_checks as checks
+from scalegate.evals import grading
+from scalegate.evals.evidence import CheckRecord, Counts, EvalEvidence
+from scalegate.evals.local_scoring import (
+    ANSWER_BATCH,
+    cached_answer_logliks,
+    encode_answers,
+    packed_answer_logliks,
+    packing_check,
+    packing_unsupported,
+)
+from scalegate.policy.schema import CheckName, EvalSpec, EvidenceRules, Statistics
+
+#: The probe, as chosen on the organisms (docs/design/sandbagging.md): at most this many correct
+#: demonstrations, full-batch AdamW with a one-cycle schedule. Tuned for small models: a larger
+#: model wants a smaller learning rate, and a probe that only degrades the model reads `passed`
+#: (it can never open a gate).
+PROBE_DEMONSTRATIONS = 256
+PROBE_STEPS = 300
+PROBE_LR = 1e-3
+#: The noise sweep: relative scales of each weight tensor's spread, and seeds.
+NOISE_ALPHAS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+NOISE_SEEDS = (0, 1, 2)
+#: The probe's recovered score, as a profile of the eval's evidence.
+PROBE_PROFILE = "fine_tune_probe"
+LETTERS = ("A", "B", "C", "D", "E", "F", "G", "H", "I", "J")
+
+
+@dataclass(frozen=True)
+class Item:
+    prompt: str
+    options: tuple[str, ...]
+    answer: int  # index of the correct option
+    difficulty: float | None = None
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """What the checks add to an eval's evidence: their records, and the probe's recovered
+    score as profile evidence (None when the probe did not run)."""
+
+    records: list[CheckRecord]
+    recovered: EvalEvidence | None = None
+
+
+def items_of(task: Any) -> list[Item] | None:
+    """The task's multiple-choice items, or None when it does not expose them."""
+    dataset = getattr(task, "dataset", None)
+    if dataset is None:
+        return None
+    out = []
+    for sample in dataset:
+        meta = sample.metadata or {}
+        target = sample.target if isinstance(sample.target, str) else None
+        if "cloze_prompt" not in meta or not sample.choices or target not in LETTERS[: len(sample.choices)]:
+            return None
+        difficulty = meta.get("difficulty")
+        out.append(
+            Item(
+                meta["cloze_prompt"],
+                tuple(sample.choices),
+                LETTERS.index(target),
+                float(difficulty) if isinstance(difficulty, int | float) else None,
+            )
+        )
+    return out or None
+
+
+def chosen(model: Any, tokenizer: Any, items: Sequence[Item]) -> list[int]:
+    """The option `answer_loglik` picks for each item (log-likelihood per byte of " option")."""
+    requests = [encode_answers(tokenizer, it.prompt, [" " + o for o in it.options]) for it in items]
+    packed = bool(requests) and packing_unsupported(model) is None
+    packed = packed and packing_check(model, requests[0]) is None
+    raw: list[list[float]] = []
+    for at in range(0, len(requests), ANSWER_BATCH):
+        batch = requests[at : at + ANSWER_BATCH]
+        if packed:
+            raw += packed_answer_logliks(model, batch)
+        else:
+            raw += [cached_answer_logliks(model, r) for r in batch]
+    picks = []
+    for it, values in zip(items, raw, strict=True):
+        per_byte = [v / len((" " + o).encode("utf-8")) for v, o in zip(values, it.options, strict=True)]
+        picks.append(max(range(len(per_byte)), key=lambda i: per_byte[i]))
+    return picks
+
+
+def fine_tuned(model: Any, tokenizer: Any, demos: Sequence[Item], seed: int) -> Any:
+    """A copy of `model` trained on each demonstration's correct answer after its prompt (loss
+    on the answer's tokens only), full batch, `PROBE_STEPS` steps at `PROBE_LR`."""
+    import torch
+
+    device = next(model.parameters()).device
+    rows, labels = [], []
+    for it in demos:
+        request = encode_answers(tokenizer, it.prompt, [" " + it.options[it.answer]])
+        answer = request.continuations[0]
+        rows.append(request.prefix + answer)
+        labels.append([-100] * len(request.prefix) + answer)
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device)
+    target = torch.tensor([lab + [-100] * (width - len(lab)) for lab in labels], device=device)
+    tuned = copy.deepcopy(model)
+    torch.manual_seed(seed)
+    optimiser = torch.optim.AdamW(tuned.parameters(), lr=PROBE_LR, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=PROBE_LR, total_steps=PROBE_STEPS)
+    tuned.train()
+    for _ in range(PROBE_STEPS):
+        loss = tuned(input_ids=ids, attention_mask=mask, labels=target).loss
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+    tuned.eval()
+    return tuned
+
+
+def run_checks(
+    eval_id: str,
+    names: Sequence[CheckName],
+    inspect_model: Any,
+    task: Any,
+    spec: EvalSpec,
+    statistics: Statistics,
+    rules: EvidenceRules,
+    seed: int = 0,
+) -> CheckRun:
+    """Every check in `names` on the model behind `inspect_model` (an Inspect model, or None
+    when it could not be loaded) over the items of `task`."""
+    api = getattr(inspect_model, "api", None)
+    model, tokenizer = getattr(api, "model", None), getattr(api, "tokenizer", None)
+    if model is None or tokenizer is None or not hasattr(model, "parameters"):
+        why = "the model is reached through an API (or did not load): no weights to check"
+        return CheckRun([checks.not_applicable(n, why) for n in names])
+    items = items_of(task)
+    if items is None:
+        why = f"task {spec.task} exposes no multiple-choice cloze prompts and options to check on"
+        return CheckRun([checks.not_applicable(n, why) for n in names])
+    confidence = checks.flag_confidence(statistics.confidence)
+    records: list[CheckRecord] = []
+    recovered: EvalEvidence | None = None
+    for name in dict.fromkeys(names):
+        if name == "noise_injection":
+            alphas, seeds = NOISE_ALPHAS, NOISE_SEEDS
+            scores = _scores(tokenizer, items)
+            records.append(checks.noise_injection(model, scores, alphas, seeds, confidence, split_seed=seed))
+        elif name == "fine_tune_probe":
+            record, tuned, held = _probe(model, tokenizer, items, confidence, seed)
+            records.append(record)
+            if tuned is not None:
+                recovered = _recovered(eval_id, tuned, tokenizer, held, record, spec, statistics, rules)
+        else:
+            records.append(_difficulty(model, tokenizer, items, confidence))
+    return CheckRun(records, recovered)
+
+
+def _scores(tokenizer: Any, subset: Sequence[Item]) -> checks.Scores:
+    def scores(model: Any) -> list[int]:
+        return [int(p == it.answer) for p, it in zip(chosen(model, tokenizer, subset), subset, strict=True)]
+
+    return scores
+
+
+def _probe(
+    model: Any, tokenizer: Any, items: Sequence[Item], confidence: float, seed: int
+) -> tuple[CheckRecord, Any, list[Item]]:
+    """The probe on a seeded half of the items (at most `PROBE_DEMONSTRATIONS`), measured on the
+    rest: its record, the probed model (None if it did not run) and the held-out items."""
+    order = list(range(len(items)))
+    random.Random(f"probe:{seed}").shuffle(order)
+    k = min(PROBE_DEMONSTRATIONS, len(items) // 2)
+    demos, held = [items[i] for i in order[:k]], [items[i] for i in sorted(order[k:])]
+    probed: list[Any] = []
+
+    def tune(m: Any, _demonstrations: int, s: int) -> Any:
+        probed.append(fine_tuned(m, tokenizer, demos, s))
+        return probed[-1]
+
+    record = checks.fine_tune_probe(model, None, _scores(tokenizer, held), tune, k, confidence, seed)
+    return record, probed[0] if probed else None, held
+
+
+def _difficulty(model: Any, tokenizer: Any, items: Sequence[Item], confidence: float) -> CheckRecord:
+    difficulty = [it.difficulty for it in items]
+    if any(d is None for d in difficulty):
+        why = "the dataset declares no `difficulty` for its samples"
+        return checks.not_applicable("difficulty_consistency", why)
+    per_item = _scores(tokenizer, items)(model)
+    return checks.difficulty_consistency(per_item, [float(d or 0) for d in difficulty], confidence)
+
+
+def _recovered(
+    eval_id: str,
+    tuned: Any,
+    tokenizer: Any,
+    held: Sequence[Item],
+    record: CheckRecord,
+    spec: EvalSpec,
+    statistics: Statistics,
+    rules: EvidenceRules,
+) -> EvalEvidence:
+    """The probed model's score on the held-out items, graded as any profile's evidence is."""
+    picks = chosen(tuned, tokenizer, held)
+    choices: dict[str, int] = {}
+    for p in picks:
+        choices[LETTERS[p]] = choices.get(LETTERS[p], 0) + 1
+    counts = Counts(
+        planned=len(held),
+        scored=len(held),
+        successes=float(sum(int(p == it.answer) for p, it in zip(picks, held, strict=True))),
+        choices=choices,
+        n_options=max(len(it.options) for it in held),
+    )
+    status, message, metrics = grading.grade(counts, spec, statistics, rules)
+    note = f"recovered by the fine_tune_probe check ({record.settings.get('demonstrations')} demonstrations)"
+    return EvalEvidence(
+        eval_id=f"{eval_id}@{PROBE_PROFILE}",
+        status=status,
+        message=f"{message}; {note}" if message else note,
+        metrics=metrics,
+        n_planned=len(held),
+        n_scored=len(held),
+        counts=counts,
+        note=note,
+    )
+
+
+__all__ = ["PROBE_PROFILE", "CheckRun", "Item", "chosen", "fine_tuned", "items_of", "run_checks"]
