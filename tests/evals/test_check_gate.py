@@ -155,3 +155,23 @@ def test_the_reading_policy_requires_the_checks_and_the_decision_is_recomputed_f
         relative=RelativeInputs(),
     )
     assert card.evidence_status[eval_id] is EvidenceStatus.elicitation_gap
+
+
+def test_checks_on_a_model_without_weights_or_a_task_without_options_are_not_applicable() -> None:
+    from scalegate.evals import sandbagging
+    from scalegate.evals.organisms import modular_suite
+
+    policy = reference_policy()
+    spec = next(iter(policy.evals.values()))
+    names = ["fine_tune_probe", "noise_injection"]
+
+    class Api:  # what Inspect gives for a model reached through an API: no weights
+        api = object()
+
+    for model, task in ((Api(), modular_suite(limit=40)), (None, modular_suite(limit=40))):
+        run = sandbagging.run_checks("e", names, model, task, spec, policy.statistics, policy.evidence)  # type: ignore[arg-type]
+        assert [r.status for r in run.records] == ["not_applicable"] * 2 and run.recovered is None
+        assert "no weights" in run.records[0].reason
+    assert sandbagging.items_of("inspect_evals/wmdp_bio") is None  # a task Inspect resolves by name
+    items = sandbagging.items_of(modular_suite(limit=40))
+    assert items is not None and len(items) == 40 and all(0 <= it.answer < 4 for it in items)
