@@ -175,3 +175,32 @@ def test_checks_on_a_model_without_weights_or_a_task_without_options_are_not_app
     assert sandbagging.items_of("inspect_evals/wmdp_bio") is None  # a task Inspect resolves by name
     items = sandbagging.items_of(modular_suite(limit=40))
     assert items is not None and len(items) == 40 and all(0 <= it.answer < 4 for it in items)
+
+
+def test_the_policy_names_known_checks_and_refuses_them_on_a_lowest_score_eval() -> None:
+    import pytest
+
+    from scalegate.errors import PolicyError
+    from tests.builders import policy_from
+
+    body = """
+    scalegate: 1
+    policy: {{name: checks, version: "1"}}
+    levels: [low, high]
+    elicitation: {{checks: [{checks}]}}
+    evals:
+      refusals: {{task: scalegate/mmlu_proxy, args: {{subjects: [virology]}}, worst_case: {worst}}}
+    domains:
+      bio:
+        title: Bio
+        thresholds:
+          high: {{description: t, when: {{eval: refusals, at_least: 0.5}}}}
+    responses:
+      - {{if: {{pre_mitigation_at_least: high}}, block: [open_weights]}}
+    """
+    policy = policy_from(body.format(checks="fine_tune_probe, fine_tune_probe", worst="highest"))
+    assert policy.checks_for("refusals") == ["fine_tune_probe"]
+    with pytest.raises(PolicyError, match="worst_case: lowest"):
+        policy_from(body.format(checks="fine_tune_probe", worst="lowest"))
+    with pytest.raises(PolicyError, match="checks"):
+        policy_from(body.format(checks="mind_reading", worst="highest"))
