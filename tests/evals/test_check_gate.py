@@ -68,6 +68,8 @@ def test_unreadable_or_impossible_counts_fail_closed() -> None:
         {"n10": 1, "n01": 0, "n": 200},  # counts missing
         {"n10": -5, "n01": 0, "n": 200, "probed": 0, "plain": 0},
         {"n10": 1.5, "n01": 0, "n": 200, "probed": 0, "plain": 0},
+        {"n10": float("nan"), "n01": 0, "n": 200, "probed": 0, "plain": 0},
+        {"n10": 1e300, "n01": 0, "n": 1e301, "probed": 0, "plain": 0},
     ):
         record = probe(0, 0, 200).model_copy(update={"counts": counts})
         out = checks.gate(usable(record), ["fine_tune_probe"], CONF)

@@ -113,6 +113,8 @@ def reread(record: CheckRecord, confidence: float, margin: float | None = None) 
     )
 
 
+#: No eval has more questions than this: a larger count is an edited record.
+MAX_COUNT = 1e9
 #: The counts each check's interval is recomputed from (anything else in a record is display).
 _COUNTS = {
     "noise_injection": ("n10", "n01", "n"),
@@ -127,8 +129,8 @@ def _check_counts(record: CheckRecord) -> None:
     need = _COUNTS[record.check] + (("c_n10", "c_n01", "c_n") if "c_n" in c else ())
     if absent := [k for k in need if k not in c]:
         raise ValueError(f"the record lacks the counts {absent}")
-    if any(not (v >= 0 and float(v).is_integer()) for v in c.values()):
-        raise ValueError("the record's counts are not whole non-negative numbers")
+    if any(not (0 <= v <= MAX_COUNT and float(v).is_integer()) for v in c.values()):
+        raise ValueError(f"the record's counts are not whole numbers from 0 to {MAX_COUNT:.0e}")
     pairs = [("n10", "n01", "n")] + ([("c_n10", "c_n01", "c_n")] if "c_n" in c else [])
     for a, b, n in pairs if record.check != "difficulty_consistency" else []:
         if c[a] + c[b] > c[n]:

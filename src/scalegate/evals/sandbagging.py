@@ -109,17 +109,21 @@ def chosen(model: Any, tokenizer: Any, items: Sequence[Item]) -> list[int]:
 
 
 def fine_tuned(model: Any, tokenizer: Any, demos: Sequence[Item], seed: int) -> Any:
-    """A copy of `model` trained on each demonstration's correct answer after its prompt (loss
-    on the answer's tokens only), full batch, `PROBE_STEPS` steps at `PROBE_LR`."""
+    """A copy of `model` trained on each demonstration's correct answer after its prompt, full
+    batch, `PROBE_STEPS` steps at `PROBE_LR`. The loss covers only the answer tokens past those
+    every option shares (the leading space, say): they carry nothing about the choice, and on
+    the organisms training on them too recovered 3 to 10 points less of a lock."""
     import torch
 
     device = next(model.parameters()).device
     rows, labels = [], []
     for it in demos:
-        request = encode_answers(tokenizer, it.prompt, [" " + it.options[it.answer]])
-        answer = request.continuations[0]
+        request = encode_answers(tokenizer, it.prompt, [" " + o for o in it.options])
+        answer = request.continuations[it.answer]
+        shared = _shared_prefix(request.continuations)
+        shared = shared if shared < len(answer) else 0  # an option that prefixes another: all of it
         rows.append(request.prefix + answer)
-        labels.append([-100] * len(request.prefix) + answer)
+        labels.append([-100] * (len(request.prefix) + shared) + answer[shared:])
     width = max(len(r) for r in rows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
@@ -138,6 +142,14 @@ def fine_tuned(model: Any, tokenizer: Any, demos: Sequence[Item], seed: int) -> 
         schedule.step()
     tuned.eval()
     return tuned
+
+
+def _shared_prefix(sequences: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens every sequence has in common."""
+    n = 0
+    while all(len(x) > n for x in sequences) and len({x[n] for x in sequences}) == 1:
+        n += 1
+    return n
 
 
 def run_checks(
