@@ -123,7 +123,7 @@ def lint_section(names: list[str]) -> str:
         "are the documented criticisms of each framework (vague or prose-only thresholds, hedged "
         "commitments, missing cadence), not defects of the encoding. `reference` passes every rule "
         "but L40: it leaves the sandbagging checks to the operator, since the probe on the bundled "
-        "model would take about an hour on a CPU (docs/design/sandbagging.md).",
+        "model would take hours on a CPU (docs/design/sandbagging.md).",
         "",
         "| preset | errors | warnings | info |",
         "|---|---|---|---|",

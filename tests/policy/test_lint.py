@@ -191,7 +191,7 @@ def test_compliant_policy_has_no_findings() -> None:
 
 def test_reference_preset_passes_every_rule_but_the_sandbagging_check() -> None:
     """The reference runs on the bundled 135M model on a CPU in minutes; the probe's fine-tune
-    would take an hour there, so it leaves `elicitation.checks` to the operator, and lint says
+    would take hours there, so it leaves `elicitation.checks` to the operator, and lint says
     so (docs/design/sandbagging.md). With the checks added it passes every rule."""
     assert [f.rule for f in lint_policy(reference_policy())] == ["L40"]
     policy = reference_policy()
