@@ -206,3 +206,32 @@ def test_the_policy_names_known_checks_and_refuses_them_on_a_lowest_score_eval()
         policy_from(body.format(checks="fine_tune_probe", worst="lowest"))
     with pytest.raises(PolicyError, match="checks"):
         policy_from(body.format(checks="mind_reading", worst="highest"))
+
+
+def test_a_check_that_breaks_is_recorded_as_not_run_and_the_gate_reads_it_as_missing() -> None:
+    import torch
+
+    from scalegate.evals import sandbagging
+    from scalegate.evals.organisms import char_tokenizer, modular_suite
+
+    class Broken(torch.nn.Module):  # has weights, but its forward pass fails
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(2, 2))
+
+        def forward(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("out of memory")
+
+    class Loaded:
+        api = type("Api", (), {"model": Broken(), "tokenizer": char_tokenizer()})()
+
+    policy = reference_policy()
+    spec = next(iter(policy.evals.values()))
+    names: list[Any] = ["fine_tune_probe", "noise_injection"]
+    run = sandbagging.run_checks(
+        "e", names, Loaded(), modular_suite(limit=40), spec, policy.statistics, policy.evidence
+    )
+    assert [r.status for r in run.records] == ["not_applicable"] * 2 and run.recovered is None
+    assert "could not run: RuntimeError: out of memory" in run.records[0].reason
+    out = checks.gate(usable(*run.records), names, CONF)
+    assert out.status is EvidenceStatus.missing

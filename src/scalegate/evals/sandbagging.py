@@ -177,18 +177,31 @@ def run_checks(
     records: list[CheckRecord] = []
     recovered: EvalEvidence | None = None
     for name in dict.fromkeys(names):
-        if name == "noise_injection":
-            alphas, seeds = NOISE_ALPHAS, NOISE_SEEDS
-            scores = _scores(tokenizer, items)
-            records.append(checks.noise_injection(model, scores, alphas, seeds, confidence, split_seed=seed))
-        elif name == "fine_tune_probe":
-            record, tuned, held = _probe(model, tokenizer, items, confidence, seed)
-            records.append(record)
-            if tuned is not None:
-                recovered = _recovered(eval_id, tuned, tokenizer, held, record, spec, statistics, rules)
-        else:
-            records.append(_difficulty(model, tokenizer, items, confidence))
+        try:
+            record, probed = _one(name, model, tokenizer, items, confidence, seed)
+        except Exception as exc:  # a check that breaks is a check that did not run: fails closed
+            record, probed = (
+                checks.not_applicable(name, f"the check could not run: {type(exc).__name__}: {exc}"),
+                None,
+            )
+        records.append(record)
+        if probed is not None:
+            tuned, held = probed
+            recovered = _recovered(eval_id, tuned, tokenizer, held, record, spec, statistics, rules)
     return CheckRun(records, recovered)
+
+
+def _one(
+    name: CheckName, model: Any, tokenizer: Any, items: Sequence[Item], confidence: float, seed: int
+) -> tuple[CheckRecord, tuple[Any, list[Item]] | None]:
+    """One check's record, and for the probe the probed model with its held-out items."""
+    if name == "noise_injection":
+        scores = _scores(tokenizer, items)
+        return checks.noise_injection(model, scores, NOISE_ALPHAS, NOISE_SEEDS, confidence, seed), None
+    if name == "fine_tune_probe":
+        record, tuned, held = _probe(model, tokenizer, items, confidence, seed)
+        return record, None if tuned is None else (tuned, held)
+    return _difficulty(model, tokenizer, items, confidence), None
 
 
 def _scores(tokenizer: Any, subset: Sequence[Item]) -> checks.Scores:
