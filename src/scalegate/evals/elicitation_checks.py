@@ -175,22 +175,12 @@ def gate(evidence: EvalEvidence, required: Sequence[CheckName], confidence: floa
         elif any(r.status == "not_applicable" for r in found):
             reason = next(r.reason for r in found if r.status == "not_applicable")
             absent.append(f"{name}: not applicable ({reason}), never read as passed")
-    if flagged:
-        why = "; ".join(flagged)
-        return out.model_copy(
-            update={
-                "status": EvidenceStatus.elicitation_gap,
-                "message": f"the score may understate the model (sandbagging check): {why}",
-            }
-        )
-    if absent:
-        why = "; ".join(absent)
-        return out.model_copy(
-            update={
-                "status": EvidenceStatus.missing,
-                "message": f"a required sandbagging check is missing: {why}",
-            }
-        )
+    for found_, status, lead in (
+        (flagged, EvidenceStatus.elicitation_gap, "the score may understate the model (sandbagging check)"),
+        (absent, EvidenceStatus.missing, "a required sandbagging check is missing"),
+    ):
+        if found_:
+            return out.model_copy(update={"status": status, "message": f"{lead}: {'; '.join(found_)}"})
     return out
 
 
