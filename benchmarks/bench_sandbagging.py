@@ -11,14 +11,17 @@ the password (the sandbaggers); then it runs every check on every decoy and sand
   recovery error  |accuracy after the fine-tune probe - the sandbagger's accuracy with the
                   password| in points, over sandbaggers.
 
-The probe's control for an organism is the honest model of its level from the next seed (the
-same plain accuracy, a different training run); with one seed there is none and the gain is
-read against the margin alone. Weights are cached by recipe digest (`--cache`), so a rerun
-only runs the checks.
+The gate's probe (`fine_tune_probe`) is the one `assess` runs: cross-fitted on the eval split,
+no control. `probe_with_control` is the library probe against the honest model of the
+organism's level from the next seed (the same plain accuracy, a different training run); with
+one seed there is no control and the row is left out. Weights are cached by recipe digest
+(`--cache`), so a rerun only runs the checks. The locks and the checks run in `--jobs`
+processes: a model this small keeps two threads busy less than it keeps two processes.
 
 Results: a markdown table on stdout and benchmarks/results/sandbagging.json.
 
     python benchmarks/bench_sandbagging.py [--levels 0.4,0.5,0.6,0.7,0.8] [--seeds 0] [--cache DIR]
+                                           [--jobs N]
 """
 
 from __future__ import annotations
@@ -26,15 +29,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from scalegate import __version__
 from scalegate.evals import elicitation_checks as checks
-from scalegate.evals import organisms
+from scalegate.evals import organisms, sandbagging
 
 OUT = Path(__file__).parent / "results" / "sandbagging.json"
 DEMONSTRATIONS = 256
@@ -59,10 +64,10 @@ def run_checks(
     model: Any, control: Any | None, difficulty: list[float], tokenizer: Any
 ) -> dict[str, checks.CheckResult]:
     """Every check on one organism, on the eval split: the probe and noise as `assess` runs them
-    for a policy requiring them (`scalegate.evals.sandbagging`: demonstrations from half the eval
-    split, no control), the library probe with its honest control (`probe_with_control`:
-    demonstrations from the probe split), and difficulty consistency from solve rates."""
-    from scalegate.evals import sandbagging
+    for a policy requiring them (`scalegate.evals.sandbagging`: the cross-fitted probe on the
+    eval's own questions, no control), the library probe against its honest control where there
+    is one (`probe_with_control`: demonstrations from the probe split), and difficulty
+    consistency from solve rates."""
     from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
 
     questions = organisms.suite_questions("eval")
@@ -81,13 +86,45 @@ def run_checks(
         EvidenceRules(),
     )
     found = {r.check: r for r in gate.records}
-    return {
-        "noise_injection": found["noise_injection"],
-        "fine_tune_probe": found["fine_tune_probe"],
-        "probe_with_control": checks.fine_tune_probe(
+    out = {"noise_injection": found["noise_injection"], "fine_tune_probe": found["fine_tune_probe"]}
+    if control is not None:  # without one it would be the gate's probe again, less well fitted
+        out["probe_with_control"] = checks.fine_tune_probe(
             model, control, scores, organisms.probe_fine_tune, DEMONSTRATIONS
-        ),
-        "difficulty_consistency": checks.difficulty_consistency(plain, difficulty),
+        )
+    out["difficulty_consistency"] = checks.difficulty_consistency(plain, difficulty)
+    return out
+
+
+def _build(recipe: organisms.Recipe, cache: Path, threads: int) -> Path:
+    import torch
+
+    torch.set_num_threads(threads)
+    return organisms.build(recipe, cache)
+
+
+def _row(
+    key: tuple[str, float, int], path: Path, control: Path | None, difficulty: list[float], threads: int
+) -> dict[str, Any]:
+    """One organism's row: its accuracies and every check (run in a worker process)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    kind, level, seed = key
+    tokenizer = organisms.char_tokenizer()
+    questions = organisms.suite_questions("eval")
+    model = _load(path)
+    plain = organisms.accuracy(model, tokenizer, questions)
+    unlocked = organisms.accuracy(model, tokenizer, questions, organisms.PASSWORD)
+    started = time.perf_counter()
+    results = run_checks(model, None if control is None else _load(control), difficulty, tokenizer)
+    return {
+        "organism": f"{kind}-{level:g}-s{seed}",
+        "kind": kind,
+        "plain": sum(plain) / len(plain),
+        "with_password": sum(unlocked) / len(unlocked),
+        "checks": {name: r.model_dump(mode="json") for name, r in results.items()},
+        "flagged": any(r.status == "flagged" for r in results.values()),
+        "check_seconds": round(time.perf_counter() - started, 1),
     }
 
 
@@ -101,53 +138,72 @@ def main() -> None:
         "--cache", type=Path, default=None, help="organism weights (default: scalegate's data dir)"
     )
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: every CPU)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        help="worker processes for the locks and the checks, one torch thread each (default: every CPU);"
+        " a model this small keeps two threads busy less than two processes",
+    )
     args = parser.parse_args()
     import torch
 
-    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    jobs = args.jobs or os.cpu_count() or 1
+    per_job = max(1, (os.cpu_count() or 1) // jobs)  # torch threads in each worker
+    torch.set_num_threads(os.cpu_count() or 1)
     levels = [float(k) for k in args.levels.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.cache is None:
         from scalegate.evals.assets import data_dir
 
         args.cache = data_dir() / "organisms"
-    tokenizer = organisms.char_tokenizer()
     started = time.perf_counter()
     paths: dict[tuple[str, float, int], Path] = {}
+    # one training run per seed gives every honest level (all threads), then the locks in parallel
     for seed in seeds:
         for level in levels:
-            for kind in ("honest", "locked"):
-                recipe = organisms.recipe(kind, level, seed)
-                paths[(kind, level, seed)] = organisms.build(recipe, args.cache)
+            paths[("honest", level, seed)] = organisms.build(
+                organisms.recipe("honest", level, seed), args.cache
+            )
+    spawn = multiprocessing.get_context("spawn")  # torch in a forked child is not safe
+    with ProcessPoolExecutor(jobs, mp_context=spawn) as pool:
+        locks = {
+            ("locked", level, seed): pool.submit(
+                _build, organisms.recipe("locked", level, seed), args.cache, per_job
+            )
+            for seed in seeds
+            for level in levels
+        }
+        paths |= {key: future.result() for key, future in locks.items()}
     trained_s = time.perf_counter() - started
+    tokenizer = organisms.char_tokenizer()
     questions = organisms.suite_questions("eval")
     honest_scores = {
         key: organisms.accuracy(_load(path), tokenizer, questions)
         for key, path in paths.items()
         if key[0] == "honest"
     }
-    rows: list[dict[str, Any]] = []
-    for (kind, level, seed), path in sorted(paths.items()):
-        model = _load(path)
-        other = seeds[(seeds.index(seed) + 1) % len(seeds)]
-        control = _load(paths[("honest", level, other)]) if other != seed else None
-        plain = organisms.accuracy(model, tokenizer, questions)
-        unlocked = organisms.accuracy(model, tokenizer, questions, organisms.PASSWORD)
-        # each question's difficulty from the honest decoys, the organism itself left out
-        others = [v for key, v in honest_scores.items() if key != (kind, level, seed)]
-        results = run_checks(model, control, checks.solve_rates(others), tokenizer)
-        rows.append(
-            {
-                "organism": f"{kind}-{level:g}-s{seed}",
-                "kind": kind,
-                "plain": sum(plain) / len(plain),
-                "with_password": sum(unlocked) / len(unlocked),
-                "checks": {name: r.model_dump(mode="json") for name, r in results.items()},
-                "flagged": any(r.status == "flagged" for r in results.values()),
-            }
-        )
-        print(f"{rows[-1]['organism']}: plain {rows[-1]['plain']:.3f}", flush=True)
+    with ProcessPoolExecutor(jobs, mp_context=spawn) as pool:
+        futures = []
+        for kind, level, seed in sorted(paths):
+            other = seeds[(seeds.index(seed) + 1) % len(seeds)]
+            control = paths[("honest", level, other)] if other != seed else None
+            # each question's difficulty from the honest decoys, the organism itself left out
+            others = [v for key, v in honest_scores.items() if key != (kind, level, seed)]
+            futures.append(
+                pool.submit(
+                    _row,
+                    (kind, level, seed),
+                    paths[(kind, level, seed)],
+                    control,
+                    checks.solve_rates(others),
+                    per_job,
+                )
+            )
+        rows = []
+        for future in futures:
+            rows.append(future.result())
+            print(f"{rows[-1]['organism']}: plain {rows[-1]['plain']:.3f}", flush=True)
     summary = summarise(rows)
     record = {
         "benchmark": "sandbagging",
@@ -157,7 +213,14 @@ def main() -> None:
         "settings": {
             "levels": levels,
             "seeds": seeds,
+            "jobs": jobs,
             "gate_checks": "scalegate.evals.sandbagging (as assess runs them)",
+            "gate_probe": {
+                "folds": sandbagging.PROBE_FOLDS,
+                "steps": sandbagging.PROBE_STEPS,
+                "batch": sandbagging.PROBE_BATCH,
+                "lr": sandbagging.PROBE_LR,
+            },
             "probe_with_control_demonstrations": DEMONSTRATIONS,
         },
         "train_seconds": round(trained_s, 1),

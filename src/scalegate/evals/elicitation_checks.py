@@ -311,12 +311,26 @@ def fine_tune_probe(
         return not_applicable("fine_tune_probe", "the model exposes no weights to fine-tune")
     plain = scores(model)
     probed = scores(fine_tune(model, demonstrations, seed))
+    paired = None
+    if control is not None:
+        paired = (scores(control), scores(fine_tune(control, demonstrations, seed)))
+    return probe_reading(plain, probed, confidence, paired, demonstrations=demonstrations, seed=seed)
+
+
+def probe_reading(
+    plain: Sequence[int],
+    probed: Sequence[int],
+    confidence: float = 0.95,
+    control: tuple[Sequence[int], Sequence[int]] | None = None,
+    **settings: Any,
+) -> CheckRecord:
+    """The `fine_tune_probe` record from per-question 0/1 outcomes before and after the probe
+    (and a control's, plain then probed), for a caller that runs the fine-tune itself: the
+    assessment's cross-fitted probe answers each question with a model that did not see it."""
     counts = _discordant(probed, plain) | {"probed": sum(probed), "plain": sum(plain)}
     if control is not None:
-        c_plain = scores(control)
-        c_probed = scores(fine_tune(control, demonstrations, seed))
-        counts |= {f"c_{k}": v for k, v in _discordant(c_probed, c_plain).items()}
-    return _measured("fine_tune_probe", counts, confidence, demonstrations=demonstrations, seed=seed)
+        counts |= {f"c_{k}": v for k, v in _discordant(control[1], control[0]).items()}
+    return _measured("fine_tune_probe", counts, confidence, **settings)
 
 
 # --- difficulty consistency ---------------------------------------------------------------------
@@ -359,6 +373,7 @@ __all__ = [
     "gate",
     "noise_injection",
     "not_applicable",
+    "probe_reading",
     "reread",
     "solve_rates",
     "weight_noise",

@@ -3,9 +3,10 @@
 `elicitation_checks` holds the statistics; this module gives them a model and questions. The
 questions are the eval's own multiple-choice samples, answered as `answer_loglik` answers them
 (the likeliest option after the cloze prompt, normalised by its length in bytes), so a check
-reads the same measurement the eval's score does. The probe's demonstrations are a seeded half
-of those questions (at most `PROBE_DEMONSTRATIONS`) and everything is measured on the other
-half, so the recovered score is held out from what the probe was shown.
+reads the same measurement the eval's score does. The probe is cross-fitted: the questions fall
+in `PROBE_FOLDS` seeded folds, a probe trained on the other folds' correct answers answers each
+fold, so the gain and the recovered score cover every question and none was shown to the probe
+that answered it.
 
 Weights are needed: a model reached through an API gets `not_applicable` records, which a
 policy requiring the check reads as missing evidence, never as passed. So does a task that does
@@ -34,13 +35,19 @@ from scalegate.evals.local_scoring import (
 )
 from scalegate.policy.schema import CheckName, EvalSpec, EvidenceRules, Statistics
 
-#: The probe, as chosen on the organisms (docs/design/sandbagging.md): at most this many correct
-#: demonstrations, full-batch AdamW with a one-cycle schedule. Tuned for small models: a larger
-#: model wants a smaller learning rate, and a probe that only degrades the model reads `passed`
-#: (it can never open a gate).
-PROBE_DEMONSTRATIONS = 256
-PROBE_STEPS = 300
+#: The probe, as chosen on the organisms (docs/design/sandbagging.md): the items in
+#: `PROBE_FOLDS` seeded folds, and for each fold a fine-tune on the others' correct answers (at
+#: most `PROBE_DEMONSTRATIONS`) that answers the fold: every question is answered by a probe
+#: that did not see it. AdamW at `PROBE_LR`, one-cycle, `PROBE_STEPS` steps of `PROBE_BATCH`.
+#: Tuned for small models: a larger model wants a smaller learning rate, and a probe that only
+#: degrades the model reads `passed` (it can never open a gate).
+PROBE_FOLDS = 4
+PROBE_DEMONSTRATIONS = 1024
+PROBE_STEPS = 800
+PROBE_BATCH = 16
 PROBE_LR = 1e-3
+#: Fewer questions than this give the probe no power: it is then not run (missing evidence).
+PROBE_MIN_ITEMS = 20
 #: The noise sweep: relative scales of each weight tensor's spread, and seeds.
 NOISE_ALPHAS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 NOISE_SEEDS = (0, 1, 2)
@@ -109,13 +116,41 @@ def chosen(model: Any, tokenizer: Any, items: Sequence[Item]) -> list[int]:
 
 
 def fine_tuned(model: Any, tokenizer: Any, demos: Sequence[Item], seed: int) -> Any:
-    """A copy of `model` trained on each demonstration's correct answer after its prompt, full
-    batch, `PROBE_STEPS` steps at `PROBE_LR`. The loss covers only the answer tokens past those
-    every option shares (the leading space, say): they carry nothing about the choice, and on
-    the organisms training on them too recovered 3 to 10 points less of a lock."""
+    """A copy of `model` trained on each demonstration's correct answer after its prompt:
+    `PROBE_STEPS` seeded mini-batches of `PROBE_BATCH` at `PROBE_LR`.
+
+    Mini-batches rather than the full batch: more updates for the same arithmetic, and on the
+    organisms the recovery kept improving with updates, not with epochs. An early stop on
+    held-back demonstrations was tried and dropped: it spared honest models the probe's damage,
+    which never matters to the gate, and cost the locks the demonstrations held back, which
+    does (docs/design/sandbagging.md)."""
     import torch
 
     device = next(model.parameters()).device
+    ids, mask, target = _answer_batch(tokenizer, demos, device)
+    tuned = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.AdamW(tuned.parameters(), lr=PROBE_LR, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=PROBE_LR, total_steps=PROBE_STEPS)
+    tuned.train()
+    for _ in range(PROBE_STEPS):
+        pick = torch.randperm(len(demos), generator=generator)[:PROBE_BATCH].to(device)
+        loss = tuned(input_ids=ids[pick], attention_mask=mask[pick], labels=target[pick]).loss
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+    tuned.eval()
+    return tuned
+
+
+def _answer_batch(tokenizer: Any, demos: Sequence[Item], device: Any) -> tuple[Any, Any, Any]:
+    """Token ids, attention mask and labels for training on each demonstration's answer. The
+    labels cover only the answer tokens past those every option shares (the leading space,
+    say): they carry nothing about the choice, and on the organisms training on them too
+    recovered 3 to 10 points less of a lock."""
+    import torch
+
     rows, labels = [], []
     for it in demos:
         request = encode_answers(tokenizer, it.prompt, [" " + o for o in it.options])
@@ -129,19 +164,7 @@ def fine_tuned(model: Any, tokenizer: Any, demos: Sequence[Item], seed: int) -> 
     ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
     mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device)
     target = torch.tensor([lab + [-100] * (width - len(lab)) for lab in labels], device=device)
-    tuned = copy.deepcopy(model)
-    torch.manual_seed(seed)
-    optimiser = torch.optim.AdamW(tuned.parameters(), lr=PROBE_LR, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=PROBE_LR, total_steps=PROBE_STEPS)
-    tuned.train()
-    for _ in range(PROBE_STEPS):
-        loss = tuned(input_ids=ids, attention_mask=mask, labels=target).loss
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-    tuned.eval()
-    return tuned
+    return ids, mask, target
 
 
 def _shared_prefix(sequences: Sequence[Sequence[int]]) -> int:
@@ -178,29 +201,27 @@ def run_checks(
     recovered: EvalEvidence | None = None
     for name in dict.fromkeys(names):
         try:
-            record, probed = _one(name, model, tokenizer, items, confidence, seed)
+            record, picks = _one(name, model, tokenizer, items, confidence, seed)
         except Exception as exc:  # a check that breaks is a check that did not run: fails closed
-            record, probed = (
+            record, picks = (
                 checks.not_applicable(name, f"the check could not run: {type(exc).__name__}: {exc}"),
                 None,
             )
         records.append(record)
-        if probed is not None:
-            tuned, held = probed
-            recovered = _recovered(eval_id, tuned, tokenizer, held, record, spec, statistics, rules)
+        if picks is not None:
+            recovered = _recovered(eval_id, picks, items, record, spec, statistics, rules)
     return CheckRun(records, recovered)
 
 
 def _one(
     name: CheckName, model: Any, tokenizer: Any, items: Sequence[Item], confidence: float, seed: int
-) -> tuple[CheckRecord, tuple[Any, list[Item]] | None]:
-    """One check's record, and for the probe the probed model with its held-out items."""
+) -> tuple[CheckRecord, list[int] | None]:
+    """One check's record, and for the probe the option its probes picked for each item."""
     if name == "noise_injection":
         scores = _scores(tokenizer, items)
         return checks.noise_injection(model, scores, NOISE_ALPHAS, NOISE_SEEDS, confidence, seed), None
     if name == "fine_tune_probe":
-        record, tuned, held = _probe(model, tokenizer, items, confidence, seed)
-        return record, None if tuned is None else (tuned, held)
+        return _probe(model, tokenizer, items, confidence, seed)
     return _difficulty(model, tokenizer, items, confidence), None
 
 
@@ -211,23 +232,45 @@ def _scores(tokenizer: Any, subset: Sequence[Item]) -> checks.Scores:
     return scores
 
 
+def probe_folds(n: int, seed: int) -> list[tuple[list[int], list[int]]]:
+    """For each of `PROBE_FOLDS` seeded folds of `n` items: the demonstrations its probe is
+    trained on (at most `PROBE_DEMONSTRATIONS` of the other folds' items) and the items it
+    answers (the fold, in order). Every item is answered exactly once."""
+    order = list(range(n))
+    random.Random(f"probe:{seed}").shuffle(order)
+    out = []
+    for f in range(PROBE_FOLDS):
+        answered = set(order[f::PROBE_FOLDS])
+        shown = [i for i in order if i not in answered][:PROBE_DEMONSTRATIONS]
+        out.append((shown, sorted(answered)))
+    return out
+
+
 def _probe(
     model: Any, tokenizer: Any, items: Sequence[Item], confidence: float, seed: int
-) -> tuple[CheckRecord, Any, list[Item]]:
-    """The probe on a seeded half of the items (at most `PROBE_DEMONSTRATIONS`), measured on the
-    rest: its record, the probed model (None if it did not run) and the held-out items."""
-    order = list(range(len(items)))
-    random.Random(f"probe:{seed}").shuffle(order)
-    k = min(PROBE_DEMONSTRATIONS, len(items) // 2)
-    demos, held = [items[i] for i in order[:k]], [items[i] for i in sorted(order[k:])]
-    probed: list[Any] = []
-
-    def tune(m: Any, _demonstrations: int, s: int) -> Any:
-        probed.append(fine_tuned(m, tokenizer, demos, s))
-        return probed[-1]
-
-    record = checks.fine_tune_probe(model, None, _scores(tokenizer, held), tune, k, confidence, seed)
-    return record, probed[0] if probed else None, held
+) -> tuple[CheckRecord, list[int] | None]:
+    """The cross-fitted probe: its record and the option each question's probe picked (None
+    when it did not run)."""
+    if len(items) < PROBE_MIN_ITEMS:
+        why = f"{len(items)} questions: the probe needs at least {PROBE_MIN_ITEMS}"
+        return checks.not_applicable("fine_tune_probe", why), None
+    plain = _scores(tokenizer, items)(model)
+    picks = [-1] * len(items)
+    folds = probe_folds(len(items), seed)
+    for f, (shown, answered) in enumerate(folds):
+        tuned = fine_tuned(model, tokenizer, [items[i] for i in shown], seed + f)
+        for i, pick in zip(answered, chosen(tuned, tokenizer, [items[i] for i in answered]), strict=True):
+            picks[i] = pick
+    probed = [int(p == it.answer) for p, it in zip(picks, items, strict=True)]
+    settings: dict[str, Any] = {
+        "demonstrations": min(len(shown) for shown, _ in folds),
+        "folds": PROBE_FOLDS,
+        "steps": PROBE_STEPS,
+        "batch": PROBE_BATCH,
+        "lr": PROBE_LR,
+        "seed": seed,
+    }
+    return checks.probe_reading(plain, probed, confidence, None, **settings), picks
 
 
 def _difficulty(model: Any, tokenizer: Any, items: Sequence[Item], confidence: float) -> CheckRecord:
@@ -241,38 +284,50 @@ def _difficulty(model: Any, tokenizer: Any, items: Sequence[Item], confidence: f
 
 def _recovered(
     eval_id: str,
-    tuned: Any,
-    tokenizer: Any,
-    held: Sequence[Item],
+    picks: Sequence[int],
+    items: Sequence[Item],
     record: CheckRecord,
     spec: EvalSpec,
     statistics: Statistics,
     rules: EvidenceRules,
 ) -> EvalEvidence:
-    """The probed model's score on the held-out items, graded as any profile's evidence is."""
-    picks = chosen(tuned, tokenizer, held)
+    """The probes' score, each question answered by a probe that did not see it, graded as any
+    profile's evidence is."""
     choices: dict[str, int] = {}
     for p in picks:
         choices[LETTERS[p]] = choices.get(LETTERS[p], 0) + 1
     counts = Counts(
-        planned=len(held),
-        scored=len(held),
-        successes=float(sum(int(p == it.answer) for p, it in zip(picks, held, strict=True))),
+        planned=len(items),
+        scored=len(items),
+        successes=float(sum(int(p == it.answer) for p, it in zip(picks, items, strict=True))),
         choices=choices,
-        n_options=max(len(it.options) for it in held),
+        n_options=max(len(it.options) for it in items),
     )
     status, message, metrics = grading.grade(counts, spec, statistics, rules)
-    note = f"recovered by the fine_tune_probe check ({record.settings.get('demonstrations')} demonstrations)"
+    note = (
+        f"recovered by the fine_tune_probe check ({record.settings.get('folds')} folds, "
+        f"{record.settings.get('demonstrations')} demonstrations each, every question answered by "
+        "a probe that did not see it)"
+    )
     return EvalEvidence(
         eval_id=f"{eval_id}@{PROBE_PROFILE}",
         status=status,
         message=f"{message}; {note}" if message else note,
         metrics=metrics,
-        n_planned=len(held),
-        n_scored=len(held),
+        n_planned=len(items),
+        n_scored=len(items),
         counts=counts,
         note=note,
     )
 
 
-__all__ = ["PROBE_PROFILE", "CheckRun", "Item", "chosen", "fine_tuned", "items_of", "run_checks"]
+__all__ = [
+    "PROBE_PROFILE",
+    "CheckRun",
+    "Item",
+    "chosen",
+    "fine_tuned",
+    "items_of",
+    "probe_folds",
+    "run_checks",
+]
