@@ -33,7 +33,7 @@ import multiprocessing
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -160,49 +160,47 @@ def main() -> None:
     started = time.perf_counter()
     paths: dict[tuple[str, float, int], Path] = {}
     # one training run per seed gives every honest level (all threads), then the locks in parallel
+    # with the checks
     for seed in seeds:
         for level in levels:
             paths[("honest", level, seed)] = organisms.build(
                 organisms.recipe("honest", level, seed), args.cache
             )
+    tokenizer = organisms.char_tokenizer()
+    questions = organisms.suite_questions("eval")
+    honest_scores = {
+        key: organisms.accuracy(_load(path), tokenizer, questions) for key, path in paths.items()
+    }
     spawn = multiprocessing.get_context("spawn")  # torch in a forked child is not safe
+    # One pool for the locks and every organism's checks: a lock's checks go in when it is
+    # built, and the decoys' checks fill the slots the locks leave (5 locks on 2 workers).
     with ProcessPoolExecutor(jobs, mp_context=spawn) as pool:
+
+        def row(key: tuple[str, float, int]) -> Future[dict[str, Any]]:
+            _, level, seed = key
+            other = seeds[(seeds.index(seed) + 1) % len(seeds)]
+            control = paths[("honest", level, other)] if other != seed else None
+            # each question's difficulty from the honest decoys, the organism itself left out
+            others = [v for k, v in honest_scores.items() if k != key]
+            return pool.submit(_row, key, paths[key], control, checks.solve_rates(others), per_job)
+
         locks = {
-            ("locked", level, seed): pool.submit(
-                _build, organisms.recipe("locked", level, seed), args.cache, per_job
+            pool.submit(_build, organisms.recipe("locked", level, seed), args.cache, per_job): (
+                "locked",
+                level,
+                seed,
             )
             for seed in seeds
             for level in levels
         }
-        paths |= {key: future.result() for key, future in locks.items()}
-    trained_s = time.perf_counter() - started
-    tokenizer = organisms.char_tokenizer()
-    questions = organisms.suite_questions("eval")
-    honest_scores = {
-        key: organisms.accuracy(_load(path), tokenizer, questions)
-        for key, path in paths.items()
-        if key[0] == "honest"
-    }
-    with ProcessPoolExecutor(jobs, mp_context=spawn) as pool:
-        futures = []
-        for kind, level, seed in sorted(paths):
-            other = seeds[(seeds.index(seed) + 1) % len(seeds)]
-            control = paths[("honest", level, other)] if other != seed else None
-            # each question's difficulty from the honest decoys, the organism itself left out
-            others = [v for key, v in honest_scores.items() if key != (kind, level, seed)]
-            futures.append(
-                pool.submit(
-                    _row,
-                    (kind, level, seed),
-                    paths[(kind, level, seed)],
-                    control,
-                    checks.solve_rates(others),
-                    per_job,
-                )
-            )
+        futures = {key: row(key) for key in sorted(paths)}
+        for done in as_completed(locks):
+            paths[locks[done]] = done.result()
+            futures[locks[done]] = row(locks[done])
+        trained_s = time.perf_counter() - started  # the last lock built
         rows = []
-        for future in futures:
-            rows.append(future.result())
+        for key in sorted(futures):
+            rows.append(futures[key].result())
             print(f"{rows[-1]['organism']}: plain {rows[-1]['plain']:.3f}", flush=True)
     summary = summarise(rows)
     record = {

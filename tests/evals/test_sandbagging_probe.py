@@ -68,8 +68,8 @@ def test_the_probe_answers_every_question_and_its_score_is_the_recovered_profile
     )
     [record] = run.records
     assert record.status in ("passed", "flagged") and record.counts["n"] == 40
-    assert record.settings["folds"] == 4 and record.settings["demonstrations"] == 30
-    assert trained == [30, 30, 30, 30]
+    assert record.settings["folds"] == 8 and record.settings["demonstrations"] == 35
+    assert trained == [35] * 8
     assert run.recovered is not None and run.recovered.n_scored == 40
     assert run.recovered.counts is not None and run.recovered.counts.successes == record.counts["probed"]
     assert record.recovered == pytest.approx(record.counts["probed"] / 40)

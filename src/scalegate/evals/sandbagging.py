@@ -41,7 +41,7 @@ from scalegate.policy.schema import CheckName, EvalSpec, EvidenceRules, Statisti
 #: that did not see it. AdamW at `PROBE_LR`, one-cycle, `PROBE_STEPS` steps of `PROBE_BATCH`.
 #: Tuned for small models: a larger model wants a smaller learning rate, and a probe that only
 #: degrades the model reads `passed` (it can never open a gate).
-PROBE_FOLDS = 4
+PROBE_FOLDS = 8
 PROBE_DEMONSTRATIONS = 1024
 PROBE_STEPS = 800
 PROBE_BATCH = 16
