@@ -38,14 +38,29 @@ def _random_organism() -> Any:
     return type("Loaded", (), {"api": type("Api", (), {"model": model, "tokenizer": tokenizer})()})()
 
 
+def _probe_run(questions: int) -> sandbagging.CheckRun:
+    """The assessment's probe on a random organism over the first `questions` of the suite."""
+    from scalegate.evals.organisms import modular_suite
+
+    policy = reference_policy()
+    spec = next(iter(policy.evals.values()))
+    return sandbagging.run_checks(
+        "e",
+        ["fine_tune_probe"],
+        _random_organism(),
+        modular_suite(limit=questions),
+        spec,
+        policy.statistics,
+        policy.evidence,
+    )
+
+
 def test_the_probe_answers_every_question_and_its_score_is_the_recovered_profile(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A real (random, untrained) model through the whole probe, at few steps: the record covers
-    all 40 questions, each fold trained on the other 30, and the recovered evidence counts the
+    all 40 questions, each fold trained on the other 35, and the recovered evidence counts the
     same correct answers the record does."""
-    from scalegate.evals.organisms import modular_suite
-
     monkeypatch.setattr(sandbagging, "PROBE_STEPS", 5)
     trained: list[int] = []
     real = sandbagging.fine_tuned
@@ -55,17 +70,7 @@ def test_the_probe_answers_every_question_and_its_score_is_the_recovered_profile
         return real(model, tokenizer, demos, seed)
 
     monkeypatch.setattr(sandbagging, "fine_tuned", spy)
-    policy = reference_policy()
-    spec = next(iter(policy.evals.values()))
-    run = sandbagging.run_checks(
-        "e",
-        ["fine_tune_probe"],
-        _random_organism(),
-        modular_suite(limit=40),
-        spec,
-        policy.statistics,
-        policy.evidence,
-    )
+    run = _probe_run(40)
     [record] = run.records
     assert record.status in ("passed", "flagged") and record.counts["n"] == 40
     assert record.settings["folds"] == 8 and record.settings["demonstrations"] == 35
@@ -76,19 +81,7 @@ def test_the_probe_answers_every_question_and_its_score_is_the_recovered_profile
 
 
 def test_too_few_questions_leave_the_probe_unrun_and_the_eval_missing() -> None:
-    from scalegate.evals.organisms import modular_suite
-
-    policy = reference_policy()
-    spec = next(iter(policy.evals.values()))
-    run = sandbagging.run_checks(
-        "e",
-        ["fine_tune_probe"],
-        _random_organism(),
-        modular_suite(limit=12),
-        spec,
-        policy.statistics,
-        policy.evidence,
-    )
+    run = _probe_run(12)
     [record] = run.records
     assert record.status == "not_applicable" and "at least 20" in record.reason
     assert run.recovered is None
