@@ -215,6 +215,7 @@ def main() -> None:
             "gate_checks": "scalegate.evals.sandbagging (as assess runs them)",
             "gate_probe": {
                 "folds": sandbagging.PROBE_FOLDS,
+                "probes_per_fold": sandbagging.PROBE_ENSEMBLE,
                 "steps": sandbagging.PROBE_STEPS,
                 "batch": sandbagging.PROBE_BATCH,
                 "lr": sandbagging.PROBE_LR,

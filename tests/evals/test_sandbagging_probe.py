@@ -59,14 +59,16 @@ def test_the_probe_answers_every_question_and_its_score_is_the_recovered_profile
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A real (random, untrained) model through the whole probe, at few steps: the record covers
-    all 40 questions, each fold trained on the other 35, and the recovered evidence counts the
-    same correct answers the record does."""
+    all 40 questions, each fold answered by two probes trained on the other 35, and the
+    recovered evidence counts the same correct answers the record does."""
     monkeypatch.setattr(sandbagging, "PROBE_STEPS", 5)
     trained: list[int] = []
+    seeds: list[int] = []
     real = sandbagging.fine_tuned
 
     def spy(model: Any, tokenizer: Any, demos: Any, seed: int) -> Any:
         trained.append(len(demos))
+        seeds.append(seed)
         return real(model, tokenizer, demos, seed)
 
     monkeypatch.setattr(sandbagging, "fine_tuned", spy)
@@ -74,7 +76,9 @@ def test_the_probe_answers_every_question_and_its_score_is_the_recovered_profile
     [record] = run.records
     assert record.status in ("passed", "flagged") and record.counts["n"] == 40
     assert record.settings["folds"] == 8 and record.settings["demonstrations"] == 35
-    assert trained == [35] * 8
+    assert record.settings["probes_per_fold"] == 2
+    assert trained == [35] * 16
+    assert len(set(seeds)) == 16  # a fold's two probes are two draws, not one twice
     assert run.recovered is not None and run.recovered.n_scored == 40
     assert run.recovered.counts is not None and run.recovered.counts.successes == record.counts["probed"]
     assert record.recovered == pytest.approx(record.counts["probed"] / 40)

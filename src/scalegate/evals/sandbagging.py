@@ -4,9 +4,9 @@
 questions are the eval's own multiple-choice samples, answered as `answer_loglik` answers them
 (the likeliest option after the cloze prompt, normalised by its length in bytes), so a check
 reads the same measurement the eval's score does. The probe is cross-fitted: the questions fall
-in `PROBE_FOLDS` seeded folds, a probe trained on the other folds' correct answers answers each
-fold, so the gain and the recovered score cover every question and none was shown to the probe
-that answered it.
+in `PROBE_FOLDS` seeded folds, and probes trained on the other folds' correct answers answer
+each fold, so the gain and the recovered score cover every question and none was shown to a
+probe that answered it.
 
 Weights are needed: a model reached through an API gets `not_applicable` records, which a
 policy requiring the check reads as missing evidence, never as passed. So does a task that does
@@ -36,14 +36,16 @@ from scalegate.evals.local_scoring import (
 from scalegate.policy.schema import CheckName, EvalSpec, EvidenceRules, Statistics
 
 #: The probe, as chosen on the organisms (docs/design/sandbagging.md): the items in
-#: `PROBE_FOLDS` seeded folds, and for each fold a fine-tune on the others' correct answers (at
-#: most `PROBE_DEMONSTRATIONS`) that answers the fold: every question is answered by a probe
-#: that did not see it. AdamW at `PROBE_LR`, one-cycle, `PROBE_STEPS` steps of `PROBE_BATCH`.
+#: `PROBE_FOLDS` seeded folds, and for each fold `PROBE_ENSEMBLE` fine-tunes (seeds of their
+#: own) on the others' correct answers (at most `PROBE_DEMONSTRATIONS`) that answer the fold
+#: together, their per-byte option scores summed: every question is answered by probes that
+#: did not see it. AdamW at `PROBE_LR`, one-cycle, `PROBE_STEPS` steps of `PROBE_BATCH` each.
 #: Tuned for small models: a larger model wants a smaller learning rate, and a probe that only
 #: degrades the model reads `passed` (it can never open a gate).
 PROBE_FOLDS = 8
+PROBE_ENSEMBLE = 2
 PROBE_DEMONSTRATIONS = 1024
-PROBE_STEPS = 800
+PROBE_STEPS = 400
 PROBE_BATCH = 16
 PROBE_LR = 1e-3
 #: Fewer questions than this give the probe no power: it is then not run (missing evidence).
@@ -98,6 +100,12 @@ def items_of(task: Any) -> list[Item] | None:
 
 def chosen(model: Any, tokenizer: Any, items: Sequence[Item]) -> list[int]:
     """The option `answer_loglik` picks for each item (log-likelihood per byte of " option")."""
+    return [_likeliest(values) for values in per_byte(model, tokenizer, items)]
+
+
+def per_byte(model: Any, tokenizer: Any, items: Sequence[Item]) -> list[list[float]]:
+    """Each item's options scored as `answer_loglik` scores them: the log-likelihood of
+    " option" after the cloze prompt, per byte."""
     requests = [encode_answers(tokenizer, it.prompt, [" " + o for o in it.options]) for it in items]
     packed = bool(requests) and packing_unsupported(model) is None
     packed = packed and packing_check(model, requests[0]) is None
@@ -108,11 +116,14 @@ def chosen(model: Any, tokenizer: Any, items: Sequence[Item]) -> list[int]:
             raw += packed_answer_logliks(model, batch)
         else:
             raw += [cached_answer_logliks(model, r) for r in batch]
-    picks = []
-    for it, values in zip(items, raw, strict=True):
-        per_byte = [v / len((" " + o).encode("utf-8")) for v, o in zip(values, it.options, strict=True)]
-        picks.append(max(range(len(per_byte)), key=lambda i: per_byte[i]))
-    return picks
+    return [
+        [v / len((" " + o).encode("utf-8")) for v, o in zip(values, it.options, strict=True)]
+        for it, values in zip(items, raw, strict=True)
+    ]
+
+
+def _likeliest(values: Sequence[float]) -> int:
+    return max(range(len(values)), key=lambda i: values[i])
 
 
 def fine_tuned(model: Any, tokenizer: Any, demos: Sequence[Item], seed: int) -> Any:
@@ -258,13 +269,19 @@ def _probe(
     picks = [-1] * len(items)
     folds = probe_folds(len(items), seed)
     for f, (shown, answered) in enumerate(folds):
-        tuned = fine_tuned(model, tokenizer, [items[i] for i in shown], seed + f)
-        for i, pick in zip(answered, chosen(tuned, tokenizer, [items[i] for i in answered]), strict=True):
-            picks[i] = pick
+        fold = [items[i] for i in answered]
+        summed = [[0.0] * len(it.options) for it in fold]
+        for k in range(PROBE_ENSEMBLE):
+            tuned = fine_tuned(model, tokenizer, [items[i] for i in shown], seed + f + 1000 * k)
+            for total, values in zip(summed, per_byte(tuned, tokenizer, fold), strict=True):
+                total[:] = [a + b for a, b in zip(total, values, strict=True)]
+        for i, values in zip(answered, summed, strict=True):
+            picks[i] = _likeliest(values)
     probed = [int(p == it.answer) for p, it in zip(picks, items, strict=True)]
     settings: dict[str, Any] = {
         "demonstrations": min(len(shown) for shown, _ in folds),
         "folds": PROBE_FOLDS,
+        "probes_per_fold": PROBE_ENSEMBLE,
         "steps": PROBE_STEPS,
         "batch": PROBE_BATCH,
         "lr": PROBE_LR,
@@ -328,6 +345,7 @@ __all__ = [
     "chosen",
     "fine_tuned",
     "items_of",
+    "per_byte",
     "probe_folds",
     "run_checks",
 ]
