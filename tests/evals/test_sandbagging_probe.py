@@ -96,3 +96,27 @@ def test_too_few_questions_leave_the_probe_unrun_and_the_eval_missing() -> None:
         checks=[record],
     )
     assert checks.gate(evidence, ["fine_tune_probe"], 0.95).status is EvidenceStatus.missing
+
+
+def test_a_folds_answer_is_the_likeliest_option_of_its_probes_scores_summed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each fold's two probes disagree (one prefers A, the other B, both rank C second): the
+    sum of their per-byte scores picks C on every question, which neither probe alone would, so
+    the answer comes from both probes and not from the last one or the more confident one."""
+    probes = iter(range(10**6))
+
+    def tuned(model: Any, tokenizer: Any, demos: Any, seed: int) -> Any:
+        return f"probe-{next(probes)}"
+
+    def scores(model: Any, tokenizer: Any, items: Any) -> list[list[float]]:
+        if not isinstance(model, str):  # the model itself: its plain answers
+            return [[0.0] + [-1.0] * (len(it.options) - 1) for it in items]
+        first, second = (0.0, -3.0) if int(model.split("-")[1]) % 2 == 0 else (-3.0, 0.0)
+        return [[first, second, -1.0] + [-9.0] * (len(it.options) - 3) for it in items]
+
+    monkeypatch.setattr(sandbagging, "fine_tuned", tuned)
+    monkeypatch.setattr(sandbagging, "per_byte", scores)
+    run = _probe_run(40)
+    assert run.recovered is not None and run.recovered.counts is not None
+    assert run.recovered.counts.choices == {"C": 40}
