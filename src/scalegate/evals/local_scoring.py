@@ -112,6 +112,13 @@ def encode_answers(tokenizer: Any, prefix: str, answers: Sequence[str]) -> Answe
     return AnswerRequest(pre, conts)
 
 
+def per_byte_logliks(logliks: Sequence[float], options: Sequence[str]) -> list[float]:
+    """lm-eval's acc_norm: each " option"'s log-likelihood over its length in bytes, so a
+    longer option is not picked less for its length. One definition for the eval's
+    `answer_loglik` answer and the sandbagging checks, which must read the same measurement."""
+    return [v / len((" " + o).encode("utf-8")) for v, o in zip(logliks, options, strict=True)]
+
+
 def answer_logliks(model: Any, tokenizer: Any, prefix: str, answers: list[str]) -> list[float]:
     """Sum of log P(answer tokens | prefix) per answer, the prefix computed once.
 

@@ -25,7 +25,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from scalegate.errors import InputError
 from scalegate.evals.assets import mmlu_path
-from scalegate.evals.local_scoring import scorer_for
+from scalegate.evals.local_scoring import per_byte_logliks, scorer_for
 from scalegate.evals.mmlu import LETTERS, Question, content_hash, modular_questions, select
 
 PROMPT_FORMAT = "mmlu-lettered+cloze/1"
@@ -279,8 +279,7 @@ def mc_answer(method: AnswerMethod = "auto", asking: Asking | None = None, seed:
         options = [c.value for c in state.choices]
         if chosen == "answer_loglik":
             raw = await scorer.answer_logliks(prompt, [" " + o for o in options])
-            # lm-eval's acc_norm: normalise by the answer's length in bytes
-            values = [r / len((" " + o).encode("utf-8")) for r, o in zip(raw, options, strict=True)]
+            values = per_byte_logliks(raw, options)
         else:
             values = await scorer.letter_logprobs(prompt)
         letter = LETTERS[max(range(len(values)), key=lambda i: values[i])]

@@ -32,6 +32,7 @@ from scalegate.evals.local_scoring import (
     packed_answer_logliks,
     packing_check,
     packing_unsupported,
+    per_byte_logliks,
 )
 from scalegate.policy.schema import CheckName, EvalSpec, EvidenceRules, Statistics
 
@@ -116,10 +117,7 @@ def per_byte(model: Any, tokenizer: Any, items: Sequence[Item]) -> list[list[flo
             raw += packed_answer_logliks(model, batch)
         else:
             raw += [cached_answer_logliks(model, r) for r in batch]
-    return [
-        [v / len((" " + o).encode("utf-8")) for v, o in zip(values, it.options, strict=True)]
-        for it, values in zip(items, raw, strict=True)
-    ]
+    return [per_byte_logliks(values, it.options) for it, values in zip(items, raw, strict=True)]
 
 
 def _likeliest(values: Sequence[float]) -> int:
