@@ -61,6 +61,16 @@ GpusOpt = Annotated[
         "model, 0 for an API model); 0 runs open weights on CPU workers.",
     ),
 ]
+ProviderOpt = Annotated[
+    str,
+    typer.Option(
+        "--provider",
+        help="How each checkpoint is run: hf (each worker loads it with transformers) or vllm "
+        "(Inspect starts a vLLM server per checkpoint in each worker, or uses VLLM_BASE_URL; "
+        "multiple choice is read from the server's prompt log-probabilities; pip install "
+        "'scalegate[vllm]').",
+    ),
+]
 EvalOpt = Annotated[list[str] | None, typer.Option("--eval", help="Only this eval (repeatable).")]
 LimitOpt = Annotated[
     int | None, typer.Option("--limit", min=1, help="At most N samples per eval (smoke runs).")
@@ -69,27 +79,24 @@ LimitOpt = Annotated[
 
 def _plan(
     policy: str,
-    checkpoints: str,
+    specs: list[Any],
     shards: int,
     store: str,
     cache_dir: Path | None,
     plan_path: Path,
-    flop_per_step: float | None,
-    multiplier: float,
     evals: list[str] | None,
     limit: int | None,
     gpus: float | None,
 ) -> Any:
+    """Plan the units of `specs` (`scale.sweep.find_checkpoints`) and write the plan."""
     from scalegate.evals.cache import default_cache_dir
     from scalegate.policy import load_policy
     from scalegate.scale.store import Store, is_url
-    from scalegate.scale.sweep import find_checkpoints
     from scalegate.scale.units import make_unit_plan
 
     loaded = load_policy(policy)
     Store(store if is_url(store) else str(Path(store).expanduser())).check()
     policy_ref = str(Path(policy).resolve()) if Path(policy).is_file() else policy
-    specs = find_checkpoints(checkpoints, flop_per_step, multiplier)
     with err.status(f"Planning {len(specs)} checkpoint(s)..."):
         plan = make_unit_plan(
             loaded,
@@ -125,6 +132,7 @@ def plan_cmd(
     evals: EvalOpt = None,
     limit: LimitOpt = None,
     gpus: GpusOpt = None,
+    provider: ProviderOpt = "hf",
 ) -> None:
     """Plan units: one per (checkpoint, eval run, shard of samples), each with its evidence
     cache key, the resources it needs and the command that runs it (`scalegate unit run PLAN
@@ -135,7 +143,10 @@ def plan_cmd(
 
       scalegate plan --policy policy.yaml --checkpoints 'runs/42/checkpoint-*' --shards 4 -o plan.json
     """
-    _plan(policy, checkpoints, shards, store, cache_dir, out, flop_per_step, multiplier, evals, limit, gpus)
+    from scalegate.scale.sweep import find_checkpoints
+
+    specs = find_checkpoints(checkpoints, flop_per_step, multiplier, provider)
+    _plan(policy, specs, shards, store, cache_dir, out, evals, limit, gpus)
 
 
 @unit_app.command("run")
@@ -249,6 +260,7 @@ def sweep_cmd(
     db: DbOpt = None,
     key: Annotated[Path | None, typer.Option(help="Your Ed25519 private key (as for assess).")] = None,
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not append to the ledger.")] = False,
+    provider: ProviderOpt = "hf",
 ) -> None:
     """Assess every checkpoint of a training run through an executor: plan units, run them,
     merge each run's shards exactly (no sample counted twice or assumed), assess and record each
@@ -262,7 +274,7 @@ def sweep_cmd(
     import functools
 
     from scalegate.scale.executors import run_local, run_ray, run_slurm
-    from scalegate.scale.sweep import run_sweep
+    from scalegate.scale.sweep import find_checkpoints, run_sweep
 
     if executor == "local":
         execute = functools.partial(run_local, workers=workers, retries=retries)
@@ -276,19 +288,8 @@ def sweep_cmd(
         raise InputError(f"--executor {executor}: choose local, ray or slurm (k8s: not built yet)")
     recorder = None if no_ledger else _recorder(db, key)
     plan_path = out / "plan.json"
-    loaded, plan = _plan(
-        policy,
-        checkpoints,
-        shards,
-        store,
-        cache_dir,
-        plan_path,
-        flop_per_step,
-        multiplier,
-        evals,
-        limit,
-        gpus,
-    )
+    specs = find_checkpoints(checkpoints, flop_per_step, multiplier, provider)
+    loaded, plan = _plan(policy, specs, shards, store, cache_dir, plan_path, evals, limit, gpus)
     references = None
     if recorder is not None:
         recorder = recorder(loaded)

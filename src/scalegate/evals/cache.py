@@ -35,6 +35,7 @@ from typing import Any
 
 from scalegate.evals.assets import data_dir, sha256_file
 from scalegate.evals.evidence import EvalEvidence
+from scalegate.evals.model_ref import WEIGHTS_PROVIDERS
 from scalegate.evals.runner import (
     GENERATE_CONFIG,
     SCALEGATE_PREFIX,
@@ -42,6 +43,7 @@ from scalegate.evals.runner import (
     package_versions,
     sequential_config,
 )
+from scalegate.evals.served_scoring import ENGINE
 from scalegate.policy.base import EvidenceStatus
 from scalegate.policy.schema import EvalSpec, EvidenceRules, Statistics
 
@@ -75,7 +77,14 @@ class CacheKey:
 
 
 def model_identity(target: ModelTarget) -> dict[str, Any]:
-    """Local weights by content; anything else by name and arguments (an endpoint)."""
+    """Local weights by content; anything else by name and arguments (an endpoint). A served
+    model's options are scored by its server (served_scoring.py), which is named too: evidence
+    cached when `vllm/` answers were generated and parsed is not that measurement."""
+    served = {"scored_by": ENGINE} if target.inspect_model.startswith("vllm/") else {}
+    return served | _located(target)
+
+
+def _located(target: ModelTarget) -> dict[str, Any]:
     folder = _local_folder(target)
     if target.weights_sha256 and folder is not None:
         return {
@@ -91,9 +100,10 @@ def model_identity(target: ModelTarget) -> dict[str, Any]:
 
 
 def _local_folder(target: ModelTarget) -> Path | None:
-    if not target.inspect_model.startswith("hf/"):
+    provider, _, name = target.inspect_model.partition("/")
+    if provider not in WEIGHTS_PROVIDERS:
         return None
-    folder = Path(target.inspect_model.removeprefix("hf/")).expanduser()
+    folder = Path(name).expanduser()
     return folder if folder.is_dir() else None
 
 

@@ -46,11 +46,17 @@ log = logging.getLogger(__name__)
 
 def letter_token_ids(tokenizer: Any, letters: Sequence[str]) -> list[int]:
     """The token of " X" for each letter; they must be distinct single tokens."""
+    return pick_letter_ids(lambda text: tokenizer.encode(text, add_special_tokens=False), letters)
+
+
+def pick_letter_ids(encode: Callable[[str], list[int]], letters: Sequence[str]) -> list[int]:
+    """`letter_token_ids` through any tokeniser (`encode` adds no special tokens): a local
+    one, or a server's, whose ids must be chosen by the same rule."""
     ids: list[int] = []
     for letter in letters:
-        toks = tokenizer.encode(f" {letter}", add_special_tokens=False)
+        toks = encode(f" {letter}")
         if len(toks) != 1:
-            toks = tokenizer.encode(letter, add_special_tokens=False)
+            toks = encode(letter)
         if len(toks) != 1:
             raise ValueError(f"answer letter {letter!r} is not a single token for this tokenizer")
         ids.append(toks[0])
@@ -105,11 +111,16 @@ class AnswerRequest:
 def encode_answers(tokenizer: Any, prefix: str, answers: Sequence[str]) -> AnswerRequest:
     """Tokenise as lm-eval does: encode prefix+answer whole and keep the tokens past the
     prefix's encoding, so merges across the boundary are scored as the model would see them."""
-    pre = tokenizer.encode(prefix)
-    conts = [tokenizer.encode(prefix + a)[len(pre) :] for a in answers]
+    return answer_request(tokenizer.encode(prefix), [tokenizer.encode(prefix + a) for a in answers])
+
+
+def answer_request(prefix: list[int], wholes: Sequence[list[int]]) -> AnswerRequest:
+    """`encode_answers` from the encodings of the prefix and of each prefix+answer (by any
+    tokeniser: a local one, or a server's), so both paths split a question the same way."""
+    conts = [whole[len(prefix) :] for whole in wholes]
     if any(not c for c in conts):
         raise ValueError("an answer option tokenised to nothing after the prompt")
-    return AnswerRequest(pre, conts)
+    return AnswerRequest(prefix, conts)
 
 
 def per_byte_logliks(logliks: Sequence[float], options: Sequence[str]) -> list[float]:

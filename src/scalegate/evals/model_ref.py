@@ -23,6 +23,8 @@ from scalegate.evals.assets import (
 from scalegate.evals.runner import ModelTarget
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+#: Providers whose model name may be a local checkpoint folder, hashed as its identity.
+WEIGHTS_PROVIDERS = ("hf", "vllm")
 
 
 def target_for(model: str, model_args: dict[str, Any] | None = None) -> ModelTarget:
@@ -41,16 +43,25 @@ def target_for(model: str, model_args: dict[str, Any] | None = None) -> ModelTar
     weights = None
     if inspect_model.startswith("hf/"):
         args.setdefault("do_sample", False)  # Inspect's hf provider samples by default
-        local = Path(inspect_model.removeprefix("hf/")).expanduser()
-        if inspect_model.startswith(("hf//", "hf/.", "hf/~")) and not local.exists():
-            raise InputError(f"--model {model}: no such local folder {local}")
-        if local.exists():
-            if not local.is_dir():
-                raise InputError(f"{local}: an hf/ model path must be a transformers folder")
-            weights = weights_sha256(local)
-        else:
-            _check_hub_reachable(model, inspect_model.removeprefix("hf/"))
+    provider, _, name = inspect_model.partition("/")
+    if provider in WEIGHTS_PROVIDERS:
+        weights = _local_weights(model, provider, name)
     return ModelTarget(reference=model, inspect_model=inspect_model, model_args=args, weights_sha256=weights)
+
+
+def _local_weights(model: str, provider: str, name: str) -> str | None:
+    """The digest of a local checkpoint folder (`hf/` loaded here, `vllm/` served from it):
+    evidence is keyed by what was assessed, so weights rewritten in place are assessed anew.
+    None for a hub id, which offline must already be in the local cache."""
+    local = Path(name).expanduser()
+    if name.startswith(("/", ".", "~")) and not local.exists():
+        raise InputError(f"--model {model}: no such local folder {local}")
+    if not local.exists():
+        _check_hub_reachable(model, name)
+        return None
+    if not local.is_dir():
+        raise InputError(f"{local}: a {provider}/ model path must be a transformers folder")
+    return weights_sha256(local)
 
 
 def _check_provider(model: str, inspect_model: str) -> None:

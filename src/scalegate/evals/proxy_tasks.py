@@ -1,7 +1,8 @@
 """Bundled benign proxy tasks, as ordinary Inspect tasks (`inspect eval scalegate/mmlu_proxy`).
 
 For open weights loaded by Inspect's `hf` provider the answer is read from log-likelihoods
-(see local_scoring.py). For API models it is generated and parsed, and every answer that
+(see local_scoring.py), and for a model served by vLLM from the server's prompt
+log-probabilities (served_scoring.py). For API models it is generated and parsed, and every answer that
 cannot be read is counted as unparsed, so the runner can refuse evidence whose format check
 fails instead of reading it as a low score.
 """
@@ -27,6 +28,7 @@ from scalegate.errors import InputError
 from scalegate.evals.assets import mmlu_path
 from scalegate.evals.local_scoring import per_byte_logliks, scorer_for
 from scalegate.evals.mmlu import LETTERS, Question, content_hash, modular_questions, select
+from scalegate.evals.served_scoring import ENGINE, ServedScorer, is_served
 
 PROMPT_FORMAT = "mmlu-lettered+cloze/1"
 STORE_KEY = "scalegate_mc"
@@ -252,14 +254,20 @@ def mc_answer(method: AnswerMethod = "auto", asking: Asking | None = None, seed:
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         model = get_model()
-        local = _open_weights(model.api)
+        served = is_served(model.api)
+        scored = served or _open_weights(model.api)
         chosen = method
         if chosen == "auto":
-            chosen = "answer_loglik" if local else "generate_parse"
-        if chosen in ("answer_loglik", "letter_logprob") and not local:
-            raise RuntimeError(f"answer_method={chosen} needs open weights through Inspect's hf provider")
+            chosen = "answer_loglik" if scored else "generate_parse"
+        if chosen in ("answer_loglik", "letter_logprob") and not scored:
+            raise RuntimeError(
+                f"answer_method={chosen} needs open weights: Inspect's hf provider or a vLLM server"
+            )
         prompt = state.metadata["cloze_prompt"] if chosen == "answer_loglik" else state.input_text
-        record: dict[str, Any] = {"method": chosen, "answer": None, "prompt": prompt}
+        # where the log-probabilities came from is part of the method: a served engine's
+        # numbers are its own measurement (evidence `scoring_methods` counts each apart)
+        named = f"{chosen}@{ENGINE}" if served and chosen != "generate_parse" else chosen
+        record: dict[str, Any] = {"method": named, "answer": None, "prompt": prompt}
         if input_judge is not None and input_judge(prompt):
             return _blocked(state, model.name, record, "input")
         if asking.chain_of_thought:
@@ -275,7 +283,7 @@ def mc_answer(method: AnswerMethod = "auto", asking: Asking | None = None, seed:
         if chosen == "generate_parse":
             return await _generate_parse(state, generate, prompt, record, asking, output_judge)
         api: Any = model.api
-        scorer = scorer_for(api.model, api.tokenizer, LETTERS)
+        scorer = ServedScorer(api, LETTERS) if served else scorer_for(api.model, api.tokenizer, LETTERS)
         options = [c.value for c in state.choices]
         if chosen == "answer_loglik":
             raw = await scorer.answer_logliks(prompt, [" " + o for o in options])

@@ -32,12 +32,19 @@ _STEP = re.compile(r"(\d+)$")
 Execute = Callable[..., list[Attempt]]
 
 
+#: How a checkpoint folder is run: loaded by each worker (hf) or served (vllm: Inspect starts
+#: one vLLM server per checkpoint in each worker, or reaches VLLM_BASE_URL)
+PROVIDERS = ("hf", "vllm")
+
+
 def find_checkpoints(
-    pattern: str, flop_per_step: float | None = None, multiplier: float = 1.0
+    pattern: str, flop_per_step: float | None = None, multiplier: float = 1.0, provider: str = "hf"
 ) -> list[CheckpointSpec]:
     """The checkpoint folders a glob names, in training order (the trailing step number of
     `checkpoint-1000`, as Hugging Face's Trainer writes them), each with its effective compute
-    when `flop_per_step` is given."""
+    when `flop_per_step` is given, named for `provider`."""
+    if provider not in PROVIDERS:
+        raise InputError(f"--provider {provider}: choose {' or '.join(PROVIDERS)}")
     import glob
     import math
 
@@ -65,7 +72,7 @@ def find_checkpoints(
         if compute is not None and not math.isfinite(compute):
             why = f"{flop_per_step:g} x {s} x {multiplier:g}"
             raise InputError(f"{p.name}: effective compute overflows ({why}); check --flop-per-step")
-        out.append(CheckpointSpec(model=f"hf/{p.resolve()}", label=p.name, effective_compute=compute))
+        out.append(CheckpointSpec(model=f"{provider}/{p.resolve()}", label=p.name, effective_compute=compute))
     return out
 
 
