@@ -15,9 +15,9 @@ and are sent as token ids, so the server scores the tokens chosen here, not a re
 string. The four options of a question go in one request; the server's prefix cache computes
 the question once.
 
-Fails closed: a reply that does not echo the tokens sent (checked token by token where the
-server returns ids, by count otherwise), or lacks a finite log-probability for any of them,
-raises `ServedScoringError`. The sample errors rather than scoring, and an eval with errors
+Fails closed: a reply that does not echo the ids sent, token by token (vLLM's
+`return_tokens_as_token_ids`), or lacks a finite log-probability for any of them, raises
+`ServedScoringError`. The sample errors rather than scoring, and an eval with errors
 cannot pass its gate (grading.py).
 """
 
@@ -84,17 +84,7 @@ class ServedScorer:
                 "return_tokens_as_token_ids": True,
             },
         )
-        choices = sorted(_field(reply, "choices", list), key=lambda c: int(c.get("index", 0)))
-        if len(choices) != len(prompts):
-            raise ServedScoringError(f"{len(prompts)} prompts sent, {len(choices)} scored")
-        start = len(request.prefix)
-        if start == 0:  # the first token of a prompt has no log-probability to read
-            raise ServedScoringError("the prompt tokenised to nothing before the answers")
-        # _prompt_logprobs(...)[j - 1] is token j's
-        return [
-            sum(_prompt_logprobs(choice, sent)[start - 1 :])
-            for choice, sent in zip(choices, prompts, strict=True)
-        ]
+        return read_reply(reply, prompts, len(request.prefix))
 
     async def _encode(self, text: str, *, special: bool) -> list[int]:
         reply = await self._post(
@@ -147,6 +137,26 @@ def _field(data: dict[str, Any], name: str, kind: type) -> Any:
     return value
 
 
+def read_reply(reply: dict[str, Any], prompts: list[list[int]], start: int) -> list[float]:
+    """Each prompt's summed log-probability of its tokens from `start` on, from a
+    `/v1/completions` reply with `echo`, `logprobs` and `return_tokens_as_token_ids`. Anything
+    but one choice per prompt, echoing exactly the ids sent, each read token with a finite
+    log-probability at most 0, raises: a reply that cannot be read as that is not evidence."""
+    if start < 1:  # the first token of a prompt has no log-probability to read
+        raise ServedScoringError("the prompt tokenised to nothing before the answers")
+    choices = _field(reply, "choices", list)
+    if not all(isinstance(c, dict) for c in choices):
+        raise ServedScoringError("a choice is not a JSON object")
+    if any(len(sent) <= start for sent in prompts):  # an answer of no tokens would score 0, the best
+        raise ServedScoringError("an answer tokenised to nothing after the prompt")
+    indices = [c.get("index") for c in choices]
+    if not all(type(i) is int for i in indices) or sorted(indices) != list(range(len(prompts))):
+        raise ServedScoringError(f"{len(prompts)} prompts sent, choices numbered {indices[:8]}")
+    by_index = {c["index"]: c for c in choices}
+    # _prompt_logprobs(...)[j - 1] is token j's
+    return [sum(_prompt_logprobs(by_index[i], sent)[start - 1 :]) for i, sent in enumerate(prompts)]
+
+
 def _prompt_logprobs(choice: dict[str, Any], sent: list[int]) -> list[float]:
     """The log-probability of each token sent after the first (the first has none), checked
     to be those tokens'."""
@@ -158,12 +168,12 @@ def _prompt_logprobs(choice: dict[str, Any], sent: list[int]) -> list[float]:
     if len(values) < len(sent) or len(tokens) < len(sent):
         raise ServedScoringError(f"{len(sent)} tokens sent, {len(values)} echoed")
     for i, (token, want) in enumerate(zip(tokens, sent, strict=False)):
-        if isinstance(token, str) and token.startswith("token_id:") and token != f"token_id:{want}":
-            raise ServedScoringError(f"token {i} echoed as {token}, sent {want}")
+        if token != f"token_id:{want}":
+            raise ServedScoringError(f"token {i} echoed as {str(token)[:40]!r}, sent token_id:{want}")
     out: list[float] = []
     for value in values[1 : len(sent)]:
         if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            raise ServedScoringError(f"a prompt token's log-probability is {value!r}")
+            raise ServedScoringError(f"a prompt token's log-probability is {str(value)[:40]!r}")
         if value > 0:
             raise ServedScoringError(f"a prompt token's log-probability is {value} (above 0)")
         out.append(float(value))
