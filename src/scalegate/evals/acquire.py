@@ -109,12 +109,14 @@ def _checks(
     if base is None or base.run_id in ctx.cannot:
         why = "no run of this eval on the target model to check"
         return sandbagging.CheckRun([elicitation_checks.not_applicable(n, why) for n in required])
+    from scalegate.evals.model_ref import weights_target
+
     run_id = f"{eval_id}@checks"
     ctx.sink.eval_started(run_id, None)
     found = sandbagging.run_checks(
         eval_id,
         required,
-        ctx.model_for(ctx.target).get(),
+        ctx.model_for(weights_target(ctx.target)).get(),
         ctx.tasks.get(base.run_id),
         ctx.policy.evals[eval_id],
         statistics,

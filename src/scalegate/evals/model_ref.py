@@ -49,6 +49,22 @@ def target_for(model: str, model_args: dict[str, Any] | None = None) -> ModelTar
     return ModelTarget(reference=model, inspect_model=inspect_model, model_args=args, weights_sha256=weights)
 
 
+def weights_target(target: ModelTarget) -> ModelTarget:
+    """The same weights loaded in this process, for work that needs the weights themselves
+    (the sandbagging checks perturb and fine-tune them): a `vllm/<folder>` becomes
+    `hf/<folder>`, bound to the digest the served model was assessed under. Any other target
+    is itself (without weights here, the checks say so and the gate fails closed)."""
+    provider, _, name = target.inspect_model.partition("/")
+    if provider != "vllm" or target.weights_sha256 is None:
+        return target
+    return ModelTarget(
+        reference=target.reference,
+        inspect_model=f"hf/{name}",
+        model_args={"do_sample": False},
+        weights_sha256=target.weights_sha256,
+    )
+
+
 def _local_weights(model: str, provider: str, name: str) -> str | None:
     """The digest of a local checkpoint folder (`hf/` loaded here, `vllm/` served from it):
     evidence is keyed by what was assessed, so weights rewritten in place are assessed anew.
