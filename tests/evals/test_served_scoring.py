@@ -9,7 +9,10 @@ comparison against real vLLM is tests/gpu/test_vllm_gpu.py.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -250,3 +253,25 @@ def test_sandbagging_checks_of_a_served_checkpoint_read_its_weights(tiny_llama: 
     assert served["checks"][0]["status"] in ("passed", "flagged")  # it ran
     assert served["checks"][0]["counts"] == hf["checks"][0]["counts"]
     assert served["status"] == hf["status"] != "missing"
+
+
+def test_a_vllm_model_with_no_server_and_no_vllm_is_refused_before_any_run(
+    tiny_llama: Path, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here: Inspect could start a server")
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_BASE_URL"}
+    res = subprocess.run(
+        [sys.executable, "-m", "scalegate", "assess", "--model", f"vllm/{tiny_llama}", "--no-ledger"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "COLUMNS": "200"},
+        timeout=300,
+        check=False,
+    )
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "no vLLM server given and vllm not installed" in res.stderr
+    assert "VLLM_BASE_URL" in res.stderr and not list(tmp_path.rglob("assessment.json"))

@@ -16,13 +16,20 @@ from tests.scale.conftest import Swept, cli, essentials
 
 
 def _engine_matches_local(
-    swept: Swept, engine: str, node_mark: str, env: dict[str, str], *executor: str, store: str | None = None
-) -> None:
+    swept: Swept,
+    engine: str,
+    node_mark: str,
+    env: dict[str, str],
+    *executor: str,
+    store: str | None = None,
+    name: str | None = None,
+) -> dict:
     """Sweep the middle checkpoint on `engine` (3 evals x 2 shards) and compare with the local
     sweep (itself equal to one process): every run complete, every attempt naming where it
-    ran (`node_mark`), the same evidence, scorecard and decision."""
+    ran (`node_mark`), the same evidence, scorecard and decision. The swept assessment."""
     cp = swept.checkpoints[1]
-    out = swept.root / f"{engine}-sweep"
+    name = name or engine
+    out = swept.root / f"{name}-sweep"
     res = cli(
         {**swept.env, **env},
         swept.root,
@@ -41,9 +48,9 @@ def _engine_matches_local(
         "--flop-per-step",
         "1e18",
         "--store",
-        store or str(swept.root / f"{engine}-store"),
+        store or str(swept.root / f"{name}-store"),
         "--cache-dir",
-        str(swept.root / f"{engine}-cache"),
+        str(swept.root / f"{name}-cache"),
         "--out",
         str(out),
         "--no-ledger",
@@ -55,6 +62,7 @@ def _engine_matches_local(
     result = json.loads((out / cp.name / "assessment.json").read_text())
     local = json.loads((swept.out / cp.name / "assessment.json").read_text())
     assert essentials(result) == essentials(local)
+    return result
 
 
 def test_a_ray_sweep_on_two_nodes_equals_the_local_one(
@@ -79,6 +87,24 @@ def test_a_ray_sweep_on_two_nodes_equals_the_local_one(
     logs = [k for k in keys if k.endswith(".eval")]
     assert len(logs) == 6 and all(k.startswith("ray-sweep/unit-0000") for k in logs), keys
     assert not (swept.root / "ray-store").exists()  # nothing went to a folder instead
+
+
+def test_a_ray_sweep_hands_the_vllm_server_to_its_workers(swept: Swept, ray_cluster: str) -> None:
+    """`--provider vllm` on Ray: the nodes were started without VLLM_BASE_URL, so each task
+    must get the coordinator's (a Ray worker's environment is its node's); scored by the
+    server (the stand-in of tests/evals/vllm_standin.py), the evidence is the local sweep's."""
+    pytest.importorskip("openai")
+    from tests.evals.vllm_standin import serving
+
+    cp = swept.checkpoints[1]
+    with serving(cp, str(cp)) as (url, standin):
+        env = {"VLLM_BASE_URL": url}
+        args = ("--ray-address", ray_cluster, "--provider", "vllm")
+        result = _engine_matches_local(swept, "ray", "/ray-node-", env, *args, name="ray-vllm")
+    assert standin.completions == 3 * 10
+    assert {m for e in result["evidence"].values() for m in e["scoring_methods"]} == {
+        "answer_loglik@vllm-prompt-logprobs"
+    }
 
 
 def test_a_slurm_sweep_equals_the_local_one(swept: Swept, slurm_cluster: dict[str, str]) -> None:

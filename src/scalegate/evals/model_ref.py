@@ -46,6 +46,8 @@ def target_for(model: str, model_args: dict[str, Any] | None = None) -> ModelTar
     provider, _, name = inspect_model.partition("/")
     if provider in WEIGHTS_PROVIDERS:
         weights = _local_weights(model, provider, name)
+    if provider == "vllm":
+        _check_vllm_reachable(model, args)
     return ModelTarget(reference=model, inspect_model=inspect_model, model_args=args, weights_sha256=weights)
 
 
@@ -78,6 +80,23 @@ def _local_weights(model: str, provider: str, name: str) -> str | None:
     if not local.is_dir():
         raise InputError(f"{local}: a {provider}/ model path must be a transformers folder")
     return weights_sha256(local)
+
+
+def _check_vllm_reachable(model: str, args: dict[str, Any]) -> None:
+    """A vllm/ model is a server to reach or one Inspect starts: with neither possible, every
+    eval would only error. Refuse before any run, saying which to set up."""
+    import importlib.util
+
+    missing = [p for p in ("openai", "vllm") if importlib.util.find_spec(p) is None]
+    given = args.get("base_url") or args.get("port") or os.environ.get("VLLM_BASE_URL")
+    if "openai" in missing or (not given and missing):
+        raise InputError(
+            f"--model {model}: "
+            + ("no vLLM server given and " if not given else "")
+            + f"{' and '.join(missing)} not installed: pip install 'scalegate[vllm]' on a GPU "
+            "machine, or reach a running server with VLLM_BASE_URL=http://HOST:8000/v1 (or "
+            "-M base_url=...) and pip install openai"
+        )
 
 
 def _check_provider(model: str, inspect_model: str) -> None:

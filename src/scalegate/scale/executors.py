@@ -168,6 +168,14 @@ def _forked_unit(plan_path: str, index: int, attempt: int, err: str, env: dict[s
     os._exit(0)
 
 
+def served_env(plan: UnitPlan, environ: dict[str, str]) -> dict[str, str]:
+    """The vLLM settings Inspect's provider reads (a server to reach, its key, server
+    arguments), for a plan with served checkpoints: a Ray worker's environment is its node's."""
+    if not any(cp.model.startswith("vllm/") for cp in plan.checkpoints):
+        return {}
+    return {k: v for k, v in environ.items() if k.startswith("VLLM_")}
+
+
 def run_ray(
     plan: UnitPlan,
     plan_path: Path,
@@ -180,7 +188,8 @@ def run_ray(
     request. A task lost with its worker or node (Ray raises) and a unit that exits non-zero
     are both failed attempts, submitted again up to `retries` times; the next attempt resumes
     the unit's interrupted log. Workers must reach the plan and the checkpoints at the same paths
-    (a shared filesystem); an object store's settings (AWS_*, FSSPEC_*, ...) go with each task."""
+    (a shared filesystem); an object store's settings (AWS_*, FSSPEC_*, ...) and, for served
+    checkpoints, vLLM's (VLLM_BASE_URL, VLLM_API_KEY, ...) go with each task."""
     try:
         import ray
     except ImportError as exc:
@@ -199,7 +208,7 @@ def run_ray(
         options = {"num_cpus": unit.resources.get("cpus", 1.0), "num_gpus": unit.resources.get("gpus", 0.0)}
         return work.options(**options).remote(unit_command(plan_path, unit, attempt), extra)
 
-    extra = {**store_env(plan.store, dict(os.environ)), **(env or {})}
+    extra = {**store_env(plan.store, dict(os.environ)), **served_env(plan, dict(os.environ)), **(env or {})}
     attempts: list[Attempt] = []
     ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
     try:
