@@ -253,6 +253,12 @@ def test_sandbagging_checks_of_a_served_checkpoint_read_its_weights(tiny_llama: 
     assert served["checks"][0]["status"] in ("passed", "flagged")  # it ran
     assert served["checks"][0]["counts"] == hf["checks"][0]["counts"]
     assert served["status"] == hf["status"] != "missing"
+    # the capability report shows the check as the gate read it
+    report = run_cli("report", "capability", "--assessment", str(tmp_path / "vllm"), "-f", "md")
+    assert report.returncode == 0, report.stderr[-2000:]
+    check = served["checks"][0]
+    row = next(line for line in report.stdout.splitlines() if "noise injection" in line)
+    assert f"{check['figure']:+.3f}" in row and check["status"] in row.replace(" ", "_")
 
 
 def test_a_vllm_model_with_no_server_and_no_vllm_is_refused_before_any_run(

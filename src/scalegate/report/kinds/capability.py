@@ -11,7 +11,18 @@ from __future__ import annotations
 from scalegate.evals.evidence import EvalEvidence
 from scalegate.policy.schema import Domain, Threshold
 from scalegate.report.checklists import Answer, checklist, narrative, provided
-from scalegate.report.document import Block, Document, Figure, Record, Section, Table, Text, anchor, cell
+from scalegate.report.document import (
+    Block,
+    Document,
+    Figure,
+    Record,
+    Section,
+    Table,
+    Text,
+    Tone,
+    anchor,
+    cell,
+)
 from scalegate.report.kinds.common import (
     ASSESSMENT,
     DECISION,
@@ -287,7 +298,43 @@ def _elicitation(src: Source) -> Section:
                 ],
             )
         )
+    checks = _checks(src)
+    if checks is not None:
+        blocks.append(checks)
     return Section(id="elicitation", title="Elicitation", blocks=blocks)
+
+
+_CHECK_TONE: dict[str, Tone] = {"passed": "good", "flagged": "bad", "not_applicable": "warn"}
+
+
+def _checks(src: Source) -> Table | None:
+    """Each sandbagging check as the gate read it (from its counts, at the policy's
+    confidence): a flag or a check that could not run is why an eval's evidence is unusable."""
+    rows = []
+    for eval_id, ev in sorted((src.evidence or {}).items()):
+        ref = ref_for(src, eval_id)
+        for r in ev.checks:
+            rows.append(
+                [
+                    cell(eval_id, ref),
+                    cell(r.check.replace("_", " ")),
+                    cell(r.status.replace("_", " "), ref, _CHECK_TONE[r.status]),
+                    cell("-" if r.figure is None else f"{r.figure:+.3f}"),
+                    cell("-" if r.interval is None else f"[{r.low:.3f}, {r.high:.3f}]"),
+                    cell("-" if r.margin is None else f"{r.margin:.2f}"),
+                    cell("-" if r.recovered is None else f"{r.recovered:.3f}"),
+                    cell(r.reason or "-"),
+                ]
+            )
+    if not rows:
+        return None
+    return Table(
+        id="sandbagging-checks",
+        caption="Sandbagging checks, re-read from their counts (a flag or a check that could not "
+        "run leaves the eval unusable: docs/design/sandbagging.md)",
+        columns=["eval", "check", "status", "gain", "interval", "margin", "recovered", "reason"],
+        rows=rows,
+    )
 
 
 def stream_answers(src: Source, example_count: int) -> dict[str, Answer]:
