@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 from rich.console import Console
@@ -77,9 +77,18 @@ LimitOpt = Annotated[
 ]
 
 
+class _Checkpoints(NamedTuple):
+    """The options that find the checkpoints (`scale.sweep.find_checkpoints`)."""
+
+    pattern: str
+    flop_per_step: float | None
+    multiplier: float
+    provider: str
+
+
 def _plan(
     policy: str,
-    specs: list[Any],
+    found: _Checkpoints,
     shards: int,
     store: str,
     cache_dir: Path | None,
@@ -88,15 +97,18 @@ def _plan(
     limit: int | None,
     gpus: float | None,
 ) -> Any:
-    """Plan the units of `specs` (`scale.sweep.find_checkpoints`) and write the plan."""
+    """Plan the units of the checkpoints `found` names and write the plan: the policy and the
+    store are checked first, so a store no worker could use is named before anything else."""
     from scalegate.evals.cache import default_cache_dir
     from scalegate.policy import load_policy
     from scalegate.scale.store import Store, is_url
+    from scalegate.scale.sweep import find_checkpoints
     from scalegate.scale.units import make_unit_plan
 
     loaded = load_policy(policy)
     Store(store if is_url(store) else str(Path(store).expanduser())).check()
     policy_ref = str(Path(policy).resolve()) if Path(policy).is_file() else policy
+    specs = find_checkpoints(*found)
     with err.status(f"Planning {len(specs)} checkpoint(s)..."):
         plan = make_unit_plan(
             loaded,
@@ -143,10 +155,8 @@ def plan_cmd(
 
       scalegate plan --policy policy.yaml --checkpoints 'runs/42/checkpoint-*' --shards 4 -o plan.json
     """
-    from scalegate.scale.sweep import find_checkpoints
-
-    specs = find_checkpoints(checkpoints, flop_per_step, multiplier, provider)
-    _plan(policy, specs, shards, store, cache_dir, out, evals, limit, gpus)
+    found = _Checkpoints(checkpoints, flop_per_step, multiplier, provider)
+    _plan(policy, found, shards, store, cache_dir, out, evals, limit, gpus)
 
 
 @unit_app.command("run")
@@ -274,7 +284,7 @@ def sweep_cmd(
     import functools
 
     from scalegate.scale.executors import run_local, run_ray, run_slurm
-    from scalegate.scale.sweep import find_checkpoints, run_sweep
+    from scalegate.scale.sweep import run_sweep
 
     if executor == "local":
         execute = functools.partial(run_local, workers=workers, retries=retries)
@@ -288,8 +298,8 @@ def sweep_cmd(
         raise InputError(f"--executor {executor}: choose local, ray or slurm (k8s: not built yet)")
     recorder = None if no_ledger else _recorder(db, key)
     plan_path = out / "plan.json"
-    specs = find_checkpoints(checkpoints, flop_per_step, multiplier, provider)
-    loaded, plan = _plan(policy, specs, shards, store, cache_dir, plan_path, evals, limit, gpus)
+    found = _Checkpoints(checkpoints, flop_per_step, multiplier, provider)
+    loaded, plan = _plan(policy, found, shards, store, cache_dir, plan_path, evals, limit, gpus)
     references = None
     if recorder is not None:
         recorder = recorder(loaded)
