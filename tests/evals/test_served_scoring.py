@@ -164,13 +164,14 @@ def test_a_served_local_checkpoint_is_keyed_by_its_weights(tiny_llama: Path, tmp
     folder = tmp_path / "ckpt"
     shutil.copytree(tiny_llama, folder)
     spec = _spec("answer_loglik")
-    before = target_for(f"vllm/{folder}")
+    server = {"base_url": "http://127.0.0.1:9/v1"}  # named, never reached: keys are computed offline
+    before = target_for(f"vllm/{folder}", server)
     assert before.weights_sha256 is not None
     weights = next(folder.glob("*.safetensors"))
     data = bytearray(weights.read_bytes())
     data[-1] ^= 1
     weights.write_bytes(bytes(data))
-    after = target_for(f"vllm/{folder}")
+    after = target_for(f"vllm/{folder}", server)
     assert after.weights_sha256 != before.weights_sha256
     task = build_task(spec)
     keys = [eval_key(spec, task, t, statistics=STATS, rules=RULES) for t in (before, after)]
